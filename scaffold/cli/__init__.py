@@ -1,0 +1,15 @@
+"""Command-line interface: the only layer that prints or exits.
+
+Each command lives in its own module and registers itself on :data:`app`; this
+module is the composition root's entry point.
+"""
+
+from scaffold.cli import new as _new  # noqa: F401  (registers the command)
+from scaffold.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

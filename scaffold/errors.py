@@ -1,0 +1,88 @@
+"""The scaffold error hierarchy.
+
+No I/O and no framework imports here. ``str(error)`` is the one-line message shown to
+the user; ``exit_code`` is what the CLI exits with. Adapters translate third-party
+exceptions into these (``raise ... from exc``).
+"""
+
+from typing import ClassVar
+
+
+class ScaffoldError(Exception):
+    """Base class; an operation failed (exit 1)."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class UsageError(ScaffoldError):
+    """Bad input, bad configuration or a refused precondition (exit 2)."""
+
+    exit_code: ClassVar[int] = 2
+
+
+class InvalidAnswerError(UsageError):
+    """A template answer breaks a rule. The message names the key and the rule."""
+
+    def __init__(self, *, key: str, rule: str) -> None:
+        self.key = key
+        self.rule = rule
+        super().__init__(f"{key}: {rule}")
+
+
+class MissingAnswersError(UsageError):
+    """Required answers are missing and there is no terminal to ask them on."""
+
+    def __init__(self, *, keys: list[str]) -> None:
+        self.keys = keys
+        super().__init__(
+            "missing answers (no terminal to ask): "
+            + ", ".join(keys)
+            + "; pass --set KEY=VALUE, --answers FILE or --defaults"
+        )
+
+
+class DestinationExistsError(UsageError):
+    """The destination is not empty and --force was not given."""
+
+    def __init__(self, *, path: str) -> None:
+        self.path = path
+        super().__init__(f"destination {path} is not empty (use --force to overwrite)")
+
+
+class DirtyRepoError(UsageError):
+    """The repository has uncommitted or untracked changes."""
+
+    def __init__(self, *, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"{path} has uncommitted or untracked changes; commit or stash them first"
+        )
+
+
+class ConfigError(UsageError):
+    """Invalid or missing configuration."""
+
+
+class ToolMissingError(UsageError):
+    """An external tool the command needs is not installed."""
+
+
+class TemplateError(ScaffoldError):
+    """Copier failed to render or update."""
+
+
+class GitError(ScaffoldError):
+    """A git subprocess failed."""
+
+    def __init__(self, *, args: list[str], returncode: int, stderr: str) -> None:
+        self.args_ = args
+        self.returncode = returncode
+        self.stderr = stderr
+        detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
+        super().__init__(f"git {' '.join(args[:2])} failed ({returncode}): {detail}")
+
+
+class Interrupted(ScaffoldError):
+    """The user interrupted an interactive session (exit 130)."""
+
+    exit_code: ClassVar[int] = 130

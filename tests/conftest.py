@@ -1,0 +1,60 @@
+"""Shared fixtures: an isolated git config and a tagged template repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scaffold import __version__
+from tests.helpers import SHARED, make_template_repo
+
+TEMPLATE_TAG = f"v{__version__}"
+
+
+@pytest.fixture(autouse=True)
+def git_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Isolate git and copier from the machine's config (identity pinned)."""
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n"
+        "[init]\n\tdefaultBranch = main\n"
+        '[protocol "file"]\n\tallow = always\n',
+        encoding="utf-8",
+    )
+    for var in (
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "SCAFFOLD_TEMPLATE",
+        "SCAFFOLD_CONFIG",
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    # per-test copier cache: a shared one races under xdist (see copier.md)
+    monkeypatch.setenv("COPIER_CACHE_DIR", str(home / "copier-cache"))
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This project's templates in a clean git repo tagged v<package version>."""
+    return make_template_repo(tmp_path_factory.mktemp("tpl") / "scaffold", TEMPLATE_TAG)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared, or skip with a clear reason."""
+    if not SHARED.is_dir():
+        pytest.skip(f"shared reference material not found at {SHARED}")
+    return SHARED

@@ -1,0 +1,69 @@
+"""Test helpers: real git, real copier; nothing of ours is mocked."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED = PROJECT_ROOT.parent / "shared"
+CRD_SCHEMAS = SHARED / "schemas" / "crds"
+GITHUB_API_DESCRIPTION = SHARED / "github" / "api.github.com.json"
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` and return stdout; raise on failure."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Test User",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test User",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+def commit_all(repo: Path, message: str) -> str:
+    """Stage everything, commit, return the sha."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", message)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def copy_template_tree(dest: Path) -> None:
+    """Copy the template source (root copier.yml + templates/) into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(PROJECT_ROOT / "copier.yml", dest / "copier.yml")
+    shutil.copytree(PROJECT_ROOT / "templates", dest / "templates", dirs_exist_ok=True)
+
+
+def make_template_repo(dest: Path, tag: str) -> Path:
+    """A git repo holding this project's templates, committed and tagged."""
+    copy_template_tree(dest)
+    git(dest, "init", "-q", "-b", "main")
+    commit_all(dest, f"templates {tag}")
+    git(dest, "tag", tag)
+    return dest
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Relative path -> text for every file under ``root`` except .git."""
+    result: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        if ".git" in path.relative_to(root).parts or not path.is_file():
+            continue
+        result[str(path.relative_to(root))] = path.read_text(
+            encoding="utf-8", errors="replace"
+        )
+    return result
