@@ -15,3 +15,10 @@ REPO_KINDS: Final = ("app", "infra")
 TEMPLATE_ENV_VAR: Final = "SCAFFOLD_TEMPLATE"
 CONFIG_ENV_VAR: Final = "SCAFFOLD_CONFIG"
 CHECK_CONFIG_FILE: Final = ".scaffold.yaml"
+
+# Status checks the generated PR workflows report (job `name:`s). The generated
+# .github/settings.yml requires exactly these; a test proves the two agree.
+REQUIRED_CHECKS: Final = {
+    "app": ("lint", "test", "build", "scaffold-check"),
+    "infra": ("lint", "scaffold-check"),
+}
