@@ -38,8 +38,9 @@ USES_PIN = re.compile(
     r" # (?P<version>v\d+(?:\.\d+){0,2})$"
 )
 IMAGE_FROM = re.compile(
-    r"^FROM (?P<image>[a-z0-9./-]+):(?P<tag>\d+\.\d+\.\d+-[a-z0-9-]+)"
-    r"@sha256:[0-9a-f]{64}(?: AS \w+)?$"
+    r"^FROM (?P<image>[a-z0-9./-]+):(?P<tag>\d+\.\d+\.\d+)-[a-z0-9-]+"
+    r"@sha256:[0-9a-f]{64}(?: AS \w+)?$",
+    re.MULTILINE,
 )
 # Pins not listed in shared/reference/gitops-layouts.md §7, with their provenance:
 # actions/setup-python e797f83b… = v6.0.0 as pinned (with that version comment) by
@@ -476,6 +477,16 @@ def test_dockerfile_multistage_pinned_non_root(app: Rendered) -> None:
     assert runtime[-1] == f'ENTRYPOINT ["python", "-m", "{app.package}"]'
     ignore = app.text(".dockerignore").splitlines()
     assert "*" in ignore and "!src/" in ignore  # allow-list build context
+
+
+def test_python_version_is_consistent(app: Rendered) -> None:
+    """Image, CI (setup-python reads .python-version) and lint target agree."""
+    version = app.text(".python-version").strip()
+    froms = IMAGE_FROM.finditer(app.text("Dockerfile"))
+    assert {m["tag"].rsplit(".", 1)[0] for m in froms} == {version}
+    project = tomllib.loads(app.text("pyproject.toml"))
+    assert project["project"]["requires-python"] == f">={version}"
+    assert project["tool"]["ruff"]["target-version"] == "py" + version.replace(".", "")
 
 
 def test_port_is_wired_consistently(app: Rendered) -> None:
