@@ -523,6 +523,7 @@ def test_codeowners_pr_template_precommit(app: Rendered) -> None:
     dev = tomllib.loads(app.text("pyproject.toml"))["project"]["optional-dependencies"]
     assert f"ruff=={revs['ruff-pre-commit'].lstrip('v')}" in dev["dev"]
     assert all(re.fullmatch(r"[a-z-]+==[\d.]+", req) for req in dev["dev"])
+    assert {req.split("==")[0] for req in dev["dev"]} == {"pytest", "ruff", "mypy"}
 
 
 def test_answers_are_quoted_where_they_land_in_yaml_and_toml(
@@ -588,6 +589,9 @@ def test_generated_tests_and_lint_pass(app: Rendered) -> None:
     assert lint.returncode == 0, lint.stdout + lint.stderr
     fmt = run([str(BIN / "ruff"), "format", "--check", "--no-cache", "."], cwd=app.path)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    # mypy --strict per the generated pyproject.toml; no cache written into the repo
+    types = run([str(BIN / "mypy"), "--cache-dir", os.devnull], cwd=app.path)
+    assert types.returncode == 0, types.stdout + types.stderr
 
 
 def free_port() -> int:
