@@ -521,6 +521,20 @@ def compare_ruleset(desired: Ruleset, live: dict[str, Any]) -> list[Change]:
     return changes
 
 
+def ruleset_fields(ruleset: Ruleset) -> list[tuple[str, Any]]:
+    """The ruleset as (path, value) leaves, with the paths diffs use."""
+    canon, _ = _canon_ruleset(ruleset_body(ruleset), ruleset)
+    rules = canon.pop("rules")
+    flat: dict[str, Any] = {}
+    flatten(canon, "", flat)
+    for rule_type, params in rules.items():
+        if params:
+            flatten(params, f"rules.{rule_type}", flat)
+        else:
+            flat[f"rules.{rule_type}"] = "present"
+    return list(flat.items())
+
+
 def ruleset_update_body(desired: Ruleset, changes: list[Change]) -> dict[str, Any]:
     """The top-level fields of the ruleset that changed (``PUT`` replaces each)."""
     body = ruleset_body(desired)

@@ -185,7 +185,7 @@ class Fault:
     path: re.Pattern[str]
     status: int
     headers: dict[str, str]
-    body: dict[str, Any]
+    body: Any
     times: int
 
 
@@ -323,16 +323,18 @@ class FakeGitHub:
         times: int = 1,
         headers: dict[str, str] | None = None,
         message: str = "error",
+        body: Any = None,
         **extra: Any,
     ) -> None:
-        """The next ``times`` requests matching method and path regex fail."""
+        """The next ``times`` requests matching method and path regex get this
+        reply (``body`` replaces the default ``{"message": ...}``)."""
         self.faults.append(
             Fault(
                 method=method,
                 path=re.compile(path),
                 status=status,
                 headers=headers or {},
-                body={"message": message, **extra},
+                body={"message": message, **extra} if body is None else body,
                 times=times,
             )
         )

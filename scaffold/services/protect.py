@@ -20,16 +20,17 @@ from scaffold.protection import (
     ABSENT,
     BranchSettings,
     Change,
+    Ruleset,
     SettingsError,
     SettingsFile,
     classic_body,
     compare_protection,
     compare_repository,
     compare_ruleset,
-    flatten,
     parse_settings,
     repository_body,
     ruleset_body,
+    ruleset_fields,
     ruleset_update_body,
 )
 
@@ -171,10 +172,8 @@ def load_settings(root: Path) -> SettingsFile:
         raise ConfigError(f"{SETTINGS_PATH}: {exc}") from None
 
 
-def _created(body: dict[str, Any]) -> tuple[Change, ...]:
-    flat: dict[str, Any] = {}
-    flatten(body, "", flat)
-    return tuple(Change(path, ABSENT, value) for path, value in flat.items())
+def _created(ruleset: Ruleset) -> tuple[Change, ...]:
+    return tuple(Change(path, ABSENT, value) for path, value in ruleset_fields(ruleset))
 
 
 def _plan_repository(
@@ -200,10 +199,6 @@ def _plan_repository(
 def _plan_rulesets(
     settings: SettingsFile, forge: Forge, ref: RepoRef
 ) -> list[tuple[Action, int | None]]:
-    if not settings.rulesets:
-        raise ConfigError(
-            f"{SETTINGS_PATH}: has no 'rulesets'; add them or use --mode classic"
-        )
     live_list = forge.list_rulesets(ref.owner, ref.name)
     by_name = {
         str(r.get("name")): r
@@ -221,7 +216,7 @@ def _plan_rulesets(
                         target=f"ruleset {ruleset.name!r}",
                         verb="create",
                         request=f"POST /repos/{ref}/rulesets",
-                        changes=_created(body),
+                        changes=_created(ruleset),
                         body=body,
                     ),
                     None,
@@ -256,10 +251,6 @@ def _branch_name(branch: BranchSettings, live_repo: dict[str, Any]) -> str:
 def _plan_classic(
     settings: SettingsFile, forge: Forge, ref: RepoRef, live_repo: dict[str, Any]
 ) -> list[tuple[Action, str]]:
-    if not settings.branches:
-        raise ConfigError(
-            f"{SETTINGS_PATH}: has no 'branches'; add them or use --mode rulesets"
-        )
     planned: list[tuple[Action, str]] = []
     for branch in settings.branches:
         name = _branch_name(branch, live_repo)
@@ -324,6 +315,14 @@ def protect(
     dry_run: bool = False,
 ) -> ProtectReport:
     """Compare GitHub with ``settings`` and (unless ``dry_run``) apply the changes."""
+    if mode is ProtectMode.RULESETS and not settings.rulesets:
+        raise ConfigError(
+            f"{SETTINGS_PATH}: has no 'rulesets'; add them or use --mode classic"
+        )
+    if mode is ProtectMode.CLASSIC and not settings.branches:
+        raise ConfigError(
+            f"{SETTINGS_PATH}: has no 'branches'; add them or use --mode rulesets"
+        )
     live_repo = forge.get_repo(repo.owner, repo.name)
     actions: list[Action] = []
     writes = 0
