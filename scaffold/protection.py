@@ -646,6 +646,7 @@ def canon_desired_protection(desired: ClassicProtection) -> dict[str, Any]:
             if key in reviews:
                 reviews[key] = _canon_actor_lists(reviews[key])
     body["restrictions"] = _canon_actor_lists(body["restrictions"])
+    body["enforce_admins"] = bool(body["enforce_admins"])  # null turns it off
     if desired.required_signatures is not None:
         body["required_signatures"] = desired.required_signatures
     return body

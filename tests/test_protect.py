@@ -746,3 +746,44 @@ def test_canary_token_never_appears_in_output_errors_or_logs(
         pytest.fail("expected ForgeServerError")
     finally:
         gh.close()
+
+
+def test_cli_repo_defaults_to_the_answers_file(
+    fake: FakeGitHub, settings_text: str, tmp_path: Path
+) -> None:
+    root = checkout(tmp_path, settings_text)
+    result = cli(str(root), "--api-url", fake.url, "--dry-run")
+    assert result.exit_code == 2
+    assert "--repo: required (no owner and name in" in result.stderr
+    (root / ".copier-answers.yml").write_text(
+        f"_commit: v0.1.0\nowner: {OWNER}\nname: {NAME}\n", encoding="utf-8"
+    )
+    result = cli(str(root), "--api-url", fake.url, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{OWNER}/{NAME}: would change")
+
+
+def test_classic_default_branch_alias_and_null_settings_are_stable(
+    fake: FakeGitHub, settings_text: str
+) -> None:
+    """safe-settings' `name: default` means the repository's default branch;
+    `enforce_admins: null` means off and must not cause a write on every run."""
+    fake.repos[f"{OWNER}/{NAME}"].default_branch = "trunk"
+    fake.repos[f"{OWNER}/{NAME}"].branches.add("trunk")
+
+    def alias(data: dict[str, Any]) -> None:
+        data.pop("repository")
+        data["branches"][0]["name"] = "default"
+        data["branches"][0]["protection"]["enforce_admins"] = None
+        data["branches"][0]["protection"]["required_pull_request_reviews"] = None
+
+    settings = settings_of(settings_text, alias)
+    with client(fake) as gh:
+        protect(settings=settings, repo=REPO, forge=gh, mode=ProtectMode.CLASSIC)
+    assert writes(fake) == [("PUT", f"{BASE}/branches/trunk/protection")]
+    assert fake.writes[0].body["enforce_admins"] is None
+    with client(fake) as gh:
+        again = protect(
+            settings=settings, repo=REPO, forge=gh, mode=ProtectMode.CLASSIC
+        )
+    assert again.in_sync and len(fake.writes) == 1

@@ -21,6 +21,7 @@ from scaffold.services.protect import (
     RepoRef,
     load_settings,
     protect,
+    repo_from_answers,
 )
 
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
@@ -102,7 +103,14 @@ def protect_cmd(
         typer.Argument(help="Repository checkout holding .github/settings.yml."),
     ] = Path(),
     *,
-    repo: Annotated[str, typer.Option("--repo", help="GitHub repository OWNER/NAME.")],
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo",
+            help="GitHub repository OWNER/NAME (default: owner and name from "
+            "PATH/.copier-answers.yml).",
+        ),
+    ] = None,
     api_url: Annotated[
         str | None,
         typer.Option(
@@ -129,7 +137,7 @@ def protect_cmd(
     """Apply .github/settings.yml (repository settings and default-branch
     protection) to GitHub. Token: $GITHUB_TOKEN or $GH_TOKEN."""
     with handle_errors():
-        ref = RepoRef.parse(repo)
+        ref = RepoRef.parse(repo) if repo else repo_from_answers(path)
         settings = load_settings(path)
         url = api_url_from(api_url, os.environ)
         token = token_from_env(os.environ)

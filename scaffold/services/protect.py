@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 import yaml
 
 from scaffold.errors import ConfigError
+from scaffold.layout import ANSWERS_FILE
 from scaffold.protection import (
     ABSENT,
     BranchSettings,
@@ -170,6 +171,22 @@ def load_settings(root: Path) -> SettingsFile:
         return parse_settings(data)
     except SettingsError as exc:
         raise ConfigError(f"{SETTINGS_PATH}: {exc}") from None
+
+
+def repo_from_answers(root: Path) -> RepoRef:
+    """OWNER/NAME from the answers file of a generated repo (``--repo`` default)."""
+    path = root / ANSWERS_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        data = {}
+    owner = data.get("owner") if isinstance(data, dict) else None
+    name = data.get("name") if isinstance(data, dict) else None
+    if not owner or not name:
+        raise ConfigError(
+            f"--repo: required (no owner and name in {path}); give --repo OWNER/NAME"
+        )
+    return RepoRef.parse(f"{owner}/{name}")
 
 
 def _created(ruleset: Ruleset) -> tuple[Change, ...]:
@@ -380,4 +397,5 @@ __all__ = [
     "RepoRef",
     "load_settings",
     "protect",
+    "repo_from_answers",
 ]
