@@ -452,6 +452,18 @@ def _canon_actor(actor: dict[str, Any]) -> str:
     return f"{actor.get('actor_type')}:{actor_id}:{actor.get('bypass_mode', 'always')}"
 
 
+# Booleans GitHub may leave out of a rule's parameters when they are false.
+_PARAM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "pull_request": {
+        "dismiss_stale_reviews_on_push": False,
+        "require_code_owner_review": False,
+        "require_last_push_approval": False,
+        "required_review_thread_resolution": False,
+    },
+    "required_status_checks": {"do_not_enforce_on_create": False},
+}
+
+
 def _canon_ruleset(
     data: dict[str, Any], desired: Ruleset
 ) -> tuple[dict[str, Any], set[str]]:
@@ -465,7 +477,7 @@ def _canon_ruleset(
             }
     out: dict[str, Any] = {
         "name": data.get("name", ABSENT),
-        "target": data.get("target", ABSENT),
+        "target": data.get("target", "branch"),
         "enforcement": data.get("enforcement", ABSENT),
     }
     if "bypass_actors" in data:  # non-admin tokens do not see bypass actors
@@ -481,7 +493,10 @@ def _canon_ruleset(
     }
     rules: dict[str, Any] = {}
     for rule in data.get("rules") or []:
-        params = dict(rule.get("parameters") or {})
+        params = {
+            **_PARAM_DEFAULTS.get(str(rule.get("type")), {}),
+            **(rule.get("parameters") or {}),
+        }
         if "allowed_merge_methods" in params:
             params["allowed_merge_methods"] = sorted(params["allowed_merge_methods"])
         if "required_status_checks" in params:
