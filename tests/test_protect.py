@@ -25,6 +25,7 @@ from scaffold.adapters.github import GitHubClient
 from scaffold.cli import app
 from scaffold.errors import (
     ForgeAuthError,
+    ForgeError,
     ForgeNotFoundError,
     ForgePermissionError,
     ForgeRateLimitError,
@@ -787,3 +788,42 @@ def test_classic_default_branch_alias_and_null_settings_are_stable(
             settings=settings, repo=REPO, forge=gh, mode=ProtectMode.CLASSIC
         )
     assert again.in_sync and len(fake.writes) == 1
+
+
+def test_moved_repo_plan_gate_and_garbage_answers_are_one_line_errors(
+    fake: FakeGitHub, settings_text: str
+) -> None:
+    fake.fail(
+        "GET",
+        r"^/repos/acme/payments-api$",
+        301,
+        headers={"Location": f"{fake.url}/repositories/1012"},
+        message="Moved Permanently",
+    )
+    with client(fake) as gh, pytest.raises(ForgeError) as moved:
+        gh.get_repo(OWNER, NAME)
+    assert str(moved.value) == (
+        "GET /repos/acme/payments-api: 301 moved to /repositories/1012; the "
+        "repository was renamed or transferred, use its new OWNER/NAME"
+    )
+
+    upgrade = (
+        "Upgrade to GitHub Pro or make this repository public to enable this feature."
+    )
+    fake.fail("PUT", r"/protection$", 403, message=upgrade)
+    with client(fake) as gh, pytest.raises(ForgePermissionError) as gated:
+        protect(
+            settings=settings_of(settings_text),
+            repo=REPO,
+            forge=gh,
+            mode=ProtectMode.CLASSIC,
+        )
+    assert str(gated.value) == (
+        f"PUT /repos/acme/payments-api/branches/main/protection: 403 {upgrade}"
+    )
+
+    fake.fail("GET", r"/rulesets/\d+$", 200, body="<html>proxy error</html>")
+    with client(fake) as gh, pytest.raises(ForgeError, match="expected a JSON object"):
+        gh.get_ruleset(OWNER, NAME, 41)
+    for error in (moved, gated):
+        assert "\n" not in str(error.value)

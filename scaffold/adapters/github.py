@@ -219,8 +219,14 @@ class GitHubClient:
                     f"after {attempt} attempt(s)"
                 ) from None
             log.debug("%s -> %s", what, resp.status_code)
-            if resp.status_code < 400 or (accept_404 and resp.status_code == 404):
+            if resp.status_code < 300 or (accept_404 and resp.status_code == 404):
                 return resp
+            if resp.status_code < 400:
+                moved = urlsplit(resp.headers.get("location", "")).path or "?"
+                raise ForgeError(
+                    f"{what}: {resp.status_code} moved to {moved}; the repository "
+                    "was renamed or transferred, use its new OWNER/NAME"
+                )
             wait = self._rate_limit_wait(resp)
             if wait is not None:
                 if wait > self._max_wait or attempt >= self._max_attempts:
@@ -276,6 +282,23 @@ class GitHubClient:
             )
         return ForgeError(f"{what}: HTTP {code}: {message}")
 
+    @staticmethod
+    def _json(resp: httpx.Response) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            path = urlsplit(str(resp.request.url)).path
+            raise ForgeError(
+                f"{resp.request.method} {path}: the answer is not JSON"
+            ) from None
+
+    def _object(self, resp: httpx.Response) -> dict[str, Any]:
+        data = self._json(resp)
+        if not isinstance(data, dict):
+            path = urlsplit(str(resp.request.url)).path
+            raise ForgeError(f"{resp.request.method} {path}: expected a JSON object")
+        return data
+
     def _paginate(
         self, path: str, *, params: dict[str, Any], not_found: str
     ) -> Iterator[dict[str, Any]]:
@@ -288,7 +311,7 @@ class GitHubClient:
             resp = self.request(
                 "GET", url, params=query, permission=METADATA_READ, not_found=not_found
             )
-            data = resp.json()
+            data = self._json(resp)
             if not isinstance(data, list):
                 raise ForgeError(f"GET {urlsplit(path).path}: expected a JSON list")
             yield from data
@@ -307,14 +330,14 @@ class GitHubClient:
     # --- the calls scaffold protect makes -----------------------------------------
 
     def get_repo(self, owner: str, repo: str) -> dict[str, Any]:
-        return dict(
+        return self._object(
             self.request(
                 "GET",
                 f"/repos/{owner}/{repo}",
                 permission=METADATA_READ,
                 not_found=f"repository {owner}/{repo} not found "
                 "(or the token cannot see it)",
-            ).json()
+            )
         )
 
     def update_repo(self, owner: str, repo: str, fields: dict[str, Any]) -> None:
@@ -336,20 +359,20 @@ class GitHubClient:
         )
 
     def get_ruleset(self, owner: str, repo: str, ruleset_id: int) -> dict[str, Any]:
-        return dict(
+        return self._object(
             self.request(
                 "GET",
                 f"/repos/{owner}/{repo}/rulesets/{ruleset_id}",
                 permission=METADATA_READ,
                 not_found=f"ruleset {ruleset_id} not found",
-            ).json()
+            )
         )
 
     def create_ruleset(
         self, owner: str, repo: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        return dict(
-            self.request("POST", f"/repos/{owner}/{repo}/rulesets", json=body).json()
+        return self._object(
+            self.request("POST", f"/repos/{owner}/{repo}/rulesets", json=body)
         )
 
     def update_ruleset(
@@ -375,7 +398,7 @@ class GitHubClient:
                 f"{what}: 404 branch {branch!r} not found in {owner}/{repo} "
                 "(or the token cannot see the repository)"
             )
-        return dict(resp.json())
+        return self._object(resp)
 
     def update_branch_protection(
         self, owner: str, repo: str, branch: str, body: dict[str, Any]

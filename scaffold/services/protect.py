@@ -140,6 +140,7 @@ class ProtectReport:
                     "target": a.target,
                     "verb": a.verb,
                     "request": a.request,
+                    "body": a.body,
                     "changes": [
                         {"path": c.path, "live": c.live, "desired": c.desired}
                         for c in a.changes
