@@ -173,6 +173,7 @@ def test_generated_files(default_app: Rendered) -> None:
         ".dockerignore",
         ".github/dependabot.yml",
         ".github/pull_request_template.md",
+        ".github/settings.yml",
         ".github/workflows/ci.yaml",
         ".github/workflows/release.yaml",
         ".gitignore",
