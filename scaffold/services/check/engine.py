@@ -1,0 +1,520 @@
+"""``scaffold check``: build every root, validate every object, apply the rules."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from scaffold.rules import Severity, catalogue
+from scaffold.services.check import policies, workflows
+from scaffold.services.check.report import CheckReport, Finding, RootResult, RootStatus
+from scaffold.services.check.roots import (
+    REFERENCE_FIELDS,
+    KustomizationRoot,
+    PlainRoot,
+    closure,
+    discover,
+    is_remote,
+)
+from scaffold.services.check.settings import CheckSettings
+from scaffold.services.check.sources import (
+    Document,
+    SourceFile,
+    load_source,
+    parse_yaml,
+    walk_yaml_files,
+)
+
+_DEPRECATED = re.compile(r"Warning: '([A-Za-z0-9]+)' is deprecated")
+_UNEXPECTED = re.compile(r"\('([^']+)' (?:was|were) unexpected\)")
+MAX_ERRORS_PER_OBJECT = 5
+
+
+class BuildOutput(Protocol):
+    """What one build returns (the kustomize adapter's BuildResult)."""
+
+    @property
+    def returncode(self) -> int: ...
+
+    @property
+    def stdout(self) -> str: ...
+
+    @property
+    def stderr(self) -> str: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+
+class Builder(Protocol):
+    """The kustomize adapter, as the service uses it."""
+
+    @property
+    def display(self) -> str: ...
+
+    def build(self, root: Path) -> BuildOutput: ...
+
+    def build_files(self, files: Sequence[Path]) -> BuildOutput: ...
+
+
+class Schemas(Protocol):
+    """The schema registry adapter."""
+
+    kubernetes_version: str
+
+    def add_crd(self, crd: Mapping[str, Any]) -> list[str]: ...
+
+    def lookup(self, api_version: str, kind: str) -> Any: ...
+
+
+class Linter(Protocol):
+    """The actionlint adapter."""
+
+    def lint(self, cwd: Path, files: Sequence[str]) -> Sequence[Any]: ...
+
+
+@dataclass(slots=True)
+class _Target:
+    """Something to build: a kustomization root or a plain directory."""
+
+    rel: str
+    type: str
+    scope: list[Path]
+    run: Callable[[], BuildOutput]
+    kroot: KustomizationRoot | None = None
+    closure: list[KustomizationRoot] = field(default_factory=list)
+    plain: PlainRoot | None = None
+
+
+class _Collector:
+    def __init__(self, settings: CheckSettings) -> None:
+        self.settings = settings
+        self.rules = catalogue()
+        self.findings: dict[tuple[str, str, int, str], Finding] = {}
+
+    def enabled(self, rule: str) -> bool:
+        return rule not in self.settings.skip
+
+    def add(
+        self,
+        rule: str,
+        file: str,
+        line: int | None,
+        message: str,
+        *,
+        root: str | None = None,
+    ) -> None:
+        if not self.enabled(rule):
+            return
+        spec = self.rules[rule]
+        severity = spec.severity
+        if self.settings.strict and rule == "schema-missing":
+            severity = Severity.ERROR
+        finding = Finding(
+            rule=rule,
+            severity=severity,
+            file=file,
+            line=line,
+            message=_short(message),
+            fix=spec.fix,
+            root=root,
+        )
+        self.findings.setdefault(finding.key(), finding)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _object_label(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    name = meta.get("name", "?")
+    namespace = meta.get("namespace")
+    return f"{obj.get('kind')} {namespace + '/' if namespace else ''}{name}"
+
+
+def check_repo(
+    *,
+    settings: CheckSettings,
+    kustomize: Builder,
+    schemas: Schemas,
+    actionlint: Linter | None = None,
+) -> CheckReport:
+    """Check the repo at ``settings.repo``; returns the report (never prints)."""
+    start = time.perf_counter()
+    repo = settings.repo
+    out = _Collector(settings)
+
+    sources = [
+        load_source(path, path.relative_to(repo).as_posix())
+        for path in walk_yaml_files(repo, settings.exclude)
+    ]
+    index: dict[tuple[str, str], list[tuple[SourceFile, Document]]] = {}
+    for source in sources:
+        if source.error is not None:
+            out.add("yaml-syntax", source.rel, source.error_line, source.error)
+            continue
+        if source.is_kustomization or source.in_github:
+            continue
+        for doc in source.objects():
+            data = doc.data
+            name = (
+                data.get("metadata", {}).get("name")
+                if isinstance(data.get("metadata"), Mapping)
+                else None
+            )
+            index.setdefault((data["kind"], str(name)), []).append((source, doc))
+            for rule, path, message in policies.secret_checks(data):
+                out.add(rule, source.rel, doc.line_of(path), message)
+            if data["kind"] == "CustomResourceDefinition":
+                schemas.add_crd(data)
+
+    kroots, plain_roots = discover(repo, sources)
+    by_dir = {r.dir: r for r in kroots}
+    results: list[RootResult] = []
+    targets: list[_Target] = []
+    for kroot in kroots:
+        if kroot.source.error is not None:
+            results.append(
+                _root(kroot.rel, RootStatus.FAILED, "kustomization does not parse")
+            )
+        elif kroot.component:
+            results.append(
+                _root(
+                    kroot.rel, RootStatus.COMPONENT, "built through the roots using it"
+                )
+            )
+        elif kroot.remote:
+            reason = "; ".join(kroot.remote)
+            results.append(_root(kroot.rel, RootStatus.SKIPPED, reason))
+            out.add(
+                "kustomize-remote",
+                kroot.file_rel,
+                _remote_line(kroot),
+                f"root {kroot.rel} not built (offline): {reason}",
+                root=kroot.rel,
+            )
+        elif kroot.referenced_by:
+            results.append(
+                _root(
+                    kroot.rel,
+                    RootStatus.INCLUDED,
+                    "built via " + ", ".join(kroot.referenced_by),
+                )
+            )
+        else:
+            members = closure(kroot, by_dir)
+            targets.append(
+                _Target(
+                    rel=kroot.rel,
+                    type="kustomization",
+                    scope=_scope(members),
+                    run=lambda d=kroot.dir: kustomize.build(d),  # type: ignore[misc]
+                    kroot=kroot,
+                    closure=members,
+                )
+            )
+    for plain in plain_roots:
+        files = [f.path for f in plain.files]
+        targets.append(
+            _Target(
+                rel=plain.rel,
+                type="plain",
+                scope=files,
+                run=lambda fs=files: kustomize.build_files(fs),  # type: ignore[misc]
+                plain=plain,
+            )
+        )
+
+    jobs = settings.jobs or os.cpu_count() or 1
+    if targets:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(targets))) as pool:
+            outputs = list(pool.map(lambda t: t.run(), targets))
+    else:
+        outputs = []
+
+    objects = 0
+    not_validated = 0
+    for target, output in zip(targets, outputs, strict=True):
+        status, count, missing = _process(target, output, index, schemas, out)
+        objects += count
+        not_validated += missing
+        results.append(
+            RootResult(
+                path=target.rel,
+                type=target.type,
+                status=status,
+                reason=None if status is RootStatus.BUILT else "kustomize build failed",
+                objects=count,
+                seconds=round(output.seconds, 3),
+            )
+        )
+    _check_workflows(sources, repo, actionlint, out)
+
+    findings = sorted(out.findings.values(), key=Finding.sort_key)
+    return CheckReport(
+        path=str(repo),
+        kubernetes_version=schemas.kubernetes_version,
+        strict=settings.strict,
+        kustomize=kustomize.display,
+        actionlint=actionlint is not None and out.enabled("workflow-actionlint"),
+        skipped_rules=tuple(sorted(settings.skip)),
+        roots=tuple(sorted(results, key=lambda r: r.path)),
+        findings=tuple(findings),
+        files=len(sources),
+        objects=objects,
+        not_validated=not_validated,
+        seconds=round(time.perf_counter() - start, 3),
+    )
+
+
+def _root(rel: str, status: RootStatus, reason: str) -> RootResult:
+    return RootResult(path=rel, type="kustomization", status=status, reason=reason)
+
+
+def _remote_line(kroot: KustomizationRoot) -> int | None:
+    doc = kroot.source.documents[0] if kroot.source.documents else None
+    if doc is None:
+        return None
+    for field_name in REFERENCE_FIELDS:
+        values = kroot.data.get(field_name)
+        if isinstance(values, list):
+            for i, value in enumerate(values):
+                if isinstance(value, str) and is_remote(value, kroot.dir):
+                    return doc.line_of([field_name, i])
+    for field_name in ("helmCharts", "helmChartInflationGenerator"):
+        if kroot.data.get(field_name):
+            return doc.line_of([field_name])
+    return doc.line
+
+
+def _scope(members: Iterable[KustomizationRoot]) -> list[Path]:
+    scope: list[Path] = []
+    for member in members:
+        scope.append(member.dir)
+        for _, entry in member.entries():
+            target = member.dir / entry
+            if target.is_file():
+                scope.append(target.resolve())
+    return scope
+
+
+def _process(
+    target: _Target,
+    output: BuildOutput,
+    index: Mapping[tuple[str, str], list[tuple[SourceFile, Document]]],
+    schemas: Schemas,
+    out: _Collector,
+) -> tuple[RootStatus, int, int]:
+    root_file = target.kroot.file_rel if target.kroot else target.rel
+    _deprecations(target, output.stderr, out)
+    if output.returncode != 0:
+        _build_failure(target, output.stderr, out)
+        return RootStatus.FAILED, 0, 0
+    try:
+        docs = parse_yaml(output.stdout, _built_loader())
+    except yaml.YAMLError as exc:
+        out.add(
+            "kustomize-build",
+            root_file,
+            None,
+            f"unreadable build output: {exc}",
+            root=target.rel,
+        )
+        return RootStatus.FAILED, 0, 0
+    count = 0
+    missing = 0
+    for doc in docs:
+        obj = doc.data
+        if not isinstance(obj, Mapping) or not isinstance(obj.get("kind"), str):
+            continue
+        count += 1
+        located = _locate(obj, index, target.scope)
+        if located is not None:
+            file, src_doc = located[0].rel, located[1]
+        else:
+            file, src_doc = root_file, None
+
+        def line(path: Sequence[str | int], key: str | None = None) -> int | None:
+            return src_doc.line_of(path, key) if src_doc is not None else None  # noqa: B023
+
+        label = _object_label(obj)
+        if not _validate(obj, label, line, file, target.rel, schemas, out):
+            missing += 1
+        for rule, path, message in policies.pod_checks(obj):
+            out.add(rule, file, line(path), f"{label}: {message}", root=target.rel)
+        for rule, path, message in policies.source_checks(obj, file, target.rel):
+            out.add(rule, file, line(path), message, root=target.rel)
+    return RootStatus.BUILT, count, missing
+
+
+def _built_loader() -> type[yaml.SafeLoader]:
+    from scaffold.services.check.sources import ManifestLoader
+
+    loader: type[yaml.SafeLoader] = ManifestLoader
+    return loader
+
+
+def _validate(
+    obj: Mapping[str, Any],
+    label: str,
+    line: Callable[[Sequence[str | int], str | None], int | None],
+    file: str,
+    root: str,
+    schemas: Schemas,
+    out: _Collector,
+) -> bool:
+    """Schema-validate one object; False when no schema is known."""
+    api_version = str(obj.get("apiVersion", ""))
+    kind = str(obj["kind"])
+    hit = schemas.lookup(api_version, kind)
+    if hit is None:
+        out.add(
+            "schema-missing",
+            file,
+            line([], None),
+            f"{label}: no schema for {api_version} {kind}; not validated",
+            root=root,
+        )
+        return False
+    if not out.enabled("schema-invalid"):
+        return True
+    instance = {k: v for k, v in obj.items() if k != "sops"}
+    errors = sorted(
+        hit.validator.iter_errors(instance),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
+    for error in errors[:MAX_ERRORS_PER_OBJECT]:
+        path = list(error.absolute_path)
+        match = _UNEXPECTED.search(error.message)
+        where = ".".join(str(p) for p in path) or "(root)"
+        out.add(
+            "schema-invalid",
+            file,
+            line(path, match.group(1) if match else None),
+            f"{label}: {where}: {error.message} [{hit.source}]",
+            root=root,
+        )
+    return True
+
+
+def _locate(
+    obj: Mapping[str, Any],
+    index: Mapping[tuple[str, str], list[tuple[SourceFile, Document]]],
+    scope: Sequence[Path],
+) -> tuple[SourceFile, Document] | None:
+    """The source document a built object came from, by kind and name, restricted
+    to the files the root can load (name prefixes/suffixes defeat this)."""
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    candidates = index.get((str(obj.get("kind")), str(name)), [])
+    for source, doc in candidates:
+        if any(source.path == s or source.path.is_relative_to(s) for s in scope):
+            return source, doc
+    return None
+
+
+def _deprecations(target: _Target, stderr: str, out: _Collector) -> None:
+    fields = list(dict.fromkeys(_DEPRECATED.findall(stderr)))
+    if not fields or target.kroot is None:
+        return
+    for field_name in fields:
+        owners = [m for m in target.closure if field_name in m.data]
+        if not owners:
+            out.add(
+                "kustomize-deprecated",
+                target.kroot.file_rel,
+                None,
+                f"kustomize: '{field_name}' is deprecated",
+                root=target.rel,
+            )
+        for owner in owners:
+            doc = owner.source.documents[0]
+            out.add(
+                "kustomize-deprecated",
+                owner.file_rel,
+                doc.line_of([field_name]),
+                f"'{field_name}' is deprecated",
+                root=target.rel,
+            )
+
+
+def _build_failure(target: _Target, stderr: str, out: _Collector) -> None:
+    lines = [
+        ln.strip() for ln in stderr.splitlines() if ln.strip() and "Warning:" not in ln
+    ]
+    errors = (
+        [ln for ln in lines if ln.startswith("Error")] or lines[-1:] or ["no output"]
+    )
+    message = errors[-1]
+    if target.kroot is None:
+        assert target.plain is not None
+        out.add(
+            "kustomize-build",
+            target.plain.files[0].rel,
+            None,
+            f"building plain manifests in {target.rel} failed: {message}",
+            root=target.rel,
+        )
+        return
+    reported = False
+    for member in target.closure:
+        doc = member.source.documents[0] if member.source.documents else None
+        for field_name in REFERENCE_FIELDS:
+            values = member.data.get(field_name)
+            if not isinstance(values, list):
+                continue
+            for i, value in enumerate(values):
+                if (
+                    isinstance(value, str)
+                    and not is_remote(value, member.dir)
+                    and not (member.dir / value).exists()
+                ):
+                    reported = True
+                    out.add(
+                        "kustomize-build",
+                        member.file_rel,
+                        doc.line_of([field_name, i]) if doc else None,
+                        f"{field_name} entry {value!r} does not exist",
+                        root=target.rel,
+                    )
+    if not reported:
+        out.add(
+            "kustomize-build", target.kroot.file_rel, None, message, root=target.rel
+        )
+
+
+def _check_workflows(
+    sources: Sequence[SourceFile],
+    repo: Path,
+    actionlint: Linter | None,
+    out: _Collector,
+) -> None:
+    files = [s for s in sources if s.is_workflow and s.error is None]
+    for source in files:
+        for doc in source.documents[:1]:
+            hits: list[tuple[str, int, str]] = []
+            if out.enabled("workflow-schema"):
+                hits.extend(workflows.schema_hits(doc))
+            hits.extend(workflows.pin_hits(doc))
+            hits.extend(workflows.permission_hits(doc))
+            for rule, line, message in hits:
+                out.add(rule, source.rel, line, message)
+    if actionlint is not None and out.enabled("workflow-actionlint") and files:
+        for msg in actionlint.lint(repo, [s.rel for s in files]):
+            out.add(
+                "workflow-actionlint",
+                msg.file,
+                msg.line or None,
+                f"[{msg.kind}] {msg.message}",
+            )
