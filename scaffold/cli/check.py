@@ -123,16 +123,11 @@ def render_text(report: CheckReport) -> str:
         roots = report.roots_with(status)
         if roots:
             lines.append(f"{status.value} ({len(roots)}):")
-            lines.extend(
-                f"  {r.path}"
-                + (f" ({r.objects} objects)" if status is RootStatus.BUILT else "")
-                + (
-                    f" - {r.reason}"
-                    if r.reason and status is not RootStatus.BUILT
-                    else ""
-                )
-                for r in roots
-            )
+            for r in roots:
+                if status is RootStatus.BUILT:
+                    lines.append(f"  {r.path} ({_plural(r.objects, 'object')})")
+                else:
+                    lines.append(f"  {r.path} - {r.reason}")
     included = report.roots_with(RootStatus.INCLUDED) + report.roots_with(
         RootStatus.COMPONENT
     )
