@@ -92,6 +92,7 @@ class _Target:
     kroot: KustomizationRoot | None = None
     closure: list[KustomizationRoot] = field(default_factory=list)
     plain: PlainRoot | None = None
+    flux_targeted: bool = False
 
 
 class _Collector:
@@ -195,13 +196,13 @@ def check_repo(
                 )
             )
         elif kroot.remote:
-            reason = "; ".join(kroot.remote)
-            results.append(_root(kroot.rel, RootStatus.SKIPPED, reason))
+            why = "; ".join(kroot.remote)
+            results.append(_root(kroot.rel, RootStatus.SKIPPED, why))
             out.add(
                 "kustomize-remote",
                 kroot.file_rel,
                 _remote_line(kroot),
-                f"root {kroot.rel} not built (offline): {reason}",
+                f"root {kroot.rel} not built (offline): {why}",
                 root=kroot.rel,
             )
         elif kroot.referenced_by:
@@ -224,6 +225,11 @@ def check_repo(
                     closure=members,
                 )
             )
+    flux_paths = _flux_paths(index)
+    fleet_urls = policies.fleet_repo_urls(
+        (doc.data for entries in index.values() for _, doc in entries),
+        lambda path: (repo / path).exists(),
+    )
     for plain in plain_roots:
         files = [f.path for f in plain.files]
         targets.append(
@@ -233,6 +239,7 @@ def check_repo(
                 scope=files,
                 run=lambda fs=files: kustomize.build_files(fs),  # type: ignore[misc]
                 plain=plain,
+                flux_targeted=plain.rel in flux_paths,
             )
         )
 
@@ -246,7 +253,9 @@ def check_repo(
     objects = 0
     not_validated = 0
     for target, output in zip(targets, outputs, strict=True):
-        status, count, missing = _process(target, output, index, schemas, out)
+        status, count, missing, reason = _process(
+            target, output, index, schemas, out, fleet_urls
+        )
         objects += count
         not_validated += missing
         results.append(
@@ -254,7 +263,7 @@ def check_repo(
                 path=target.rel,
                 type=target.type,
                 status=status,
-                reason=None if status is RootStatus.BUILT else "kustomize build failed",
+                reason=reason,
                 objects=count,
                 seconds=round(output.seconds, 3),
             )
@@ -315,23 +324,29 @@ def _process(
     index: Mapping[tuple[str, str], list[tuple[SourceFile, Document]]],
     schemas: Schemas,
     out: _Collector,
-) -> tuple[RootStatus, int, int]:
+    fleet_urls: set[str],
+) -> tuple[RootStatus, int, int, str | None]:
     root_file = target.kroot.file_rel if target.kroot else target.rel
     _deprecations(target, output.stderr, out)
-    if output.returncode != 0:
-        _build_failure(target, output.stderr, out)
-        return RootStatus.FAILED, 0, 0
-    try:
-        docs = parse_yaml(output.stdout, _built_loader())
-    except yaml.YAMLError as exc:
-        out.add(
-            "kustomize-build",
-            root_file,
-            None,
-            f"unreadable build output: {exc}",
-            root=target.rel,
+    reason: str | None = None
+    if output.returncode != 0 and target.plain is not None and not target.flux_targeted:
+        # Not a Flux path: the files are applied one by one (kubectl apply -f, an
+        # Argo CD directory source, one root Application per cluster), so
+        # duplicates across files are fine; check each file's objects.
+        docs = [doc for f in target.plain.files for doc in f.objects()]
+        reason = "checked file by file (no Flux Kustomization points here): " + (
+            _error_line(output.stderr)
         )
-        return RootStatus.FAILED, 0, 0
+    elif output.returncode != 0:
+        _build_failure(target, output.stderr, out)
+        return RootStatus.FAILED, 0, 0, "kustomize build failed"
+    else:
+        try:
+            docs = parse_yaml(output.stdout, _built_loader())
+        except yaml.YAMLError as exc:
+            message = f"unreadable build output: {exc}"
+            out.add("kustomize-build", root_file, None, message, root=target.rel)
+            return RootStatus.FAILED, 0, 0, "unreadable build output"
     count = 0
     missing = 0
     for doc in docs:
@@ -353,9 +368,11 @@ def _process(
             missing += 1
         for rule, path, message in policies.pod_checks(obj):
             out.add(rule, file, line(path), f"{label}: {message}", root=target.rel)
-        for rule, path, message in policies.source_checks(obj, file, target.rel):
+        for rule, path, message in policies.source_checks(
+            obj, file, target.rel, fleet_urls=fleet_urls
+        ):
             out.add(rule, file, line(path), message, root=target.rel)
-    return RootStatus.BUILT, count, missing
+    return RootStatus.BUILT, count, missing, reason
 
 
 def _built_loader() -> type[yaml.SafeLoader]:
@@ -449,14 +466,37 @@ def _deprecations(target: _Target, stderr: str, out: _Collector) -> None:
             )
 
 
-def _build_failure(target: _Target, stderr: str, out: _Collector) -> None:
+def _error_line(stderr: str) -> str:
+    """The last ``Error:``/``error:`` line of kustomize's stderr (or the last)."""
     lines = [
         ln.strip() for ln in stderr.splitlines() if ln.strip() and "Warning:" not in ln
     ]
-    errors = (
-        [ln for ln in lines if ln.startswith("Error")] or lines[-1:] or ["no output"]
-    )
-    message = errors[-1]
+    errors = [ln for ln in lines if ln.lower().startswith("error")] or lines[-1:]
+    return _short(errors[-1] if errors else "no output", 240)
+
+
+def _flux_paths(
+    index: Mapping[tuple[str, str], list[tuple[SourceFile, Document]]],
+) -> set[str]:
+    """Repo-relative directories Flux Kustomizations in the repo point at."""
+    paths: set[str] = set()
+    for (kind, _), entries in index.items():
+        if kind != "Kustomization":
+            continue
+        for _, doc in entries:
+            api = str(doc.data.get("apiVersion", ""))
+            spec = doc.data.get("spec")
+            if api.startswith("kustomize.toolkit.fluxcd.io/") and isinstance(
+                spec, Mapping
+            ):
+                path = str(spec.get("path") or ".").strip()
+                path = path.removeprefix("./").strip("/") or "."
+                paths.add(path)
+    return paths
+
+
+def _build_failure(target: _Target, stderr: str, out: _Collector) -> None:
+    message = _error_line(stderr)
     if target.kroot is None:
         assert target.plain is not None
         out.add(

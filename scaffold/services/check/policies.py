@@ -7,7 +7,7 @@ object used to find the source line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 Hit = tuple[str, list[str | int], str]
@@ -248,27 +248,86 @@ def _chart_version_mutable(version: Any) -> bool:
     return not isinstance(version, str) or version.strip() in ("", "*", "latest")
 
 
-def source_checks(obj: Mapping[str, Any], *paths: str | None) -> Iterator[Hit]:
-    """Mutable GitOps source references (see the catalogue's source-mutable-ref)."""
+def normalize_repo_url(url: str) -> str:
+    """``ssh://git@github.com/o/r.git`` and ``https://github.com/o/r`` -> one key."""
+    value = url.strip().lower()
+    value = re.sub(r"^[a-z+]+://", "", value)
+    value = re.sub(r"^[^@/]+@", "", value)
+    host, sep, rest = value.partition("/")
+    if ":" in host and not host.split(":", 1)[1].isdigit():  # scp-like git@host:o/r
+        host, _, first = host.partition(":")
+        rest = f"{first}/{rest}" if sep else first
+        sep = "/"
+    return (host + sep + rest).rstrip("/").removesuffix(".git")
+
+
+def fleet_repo_urls(objects: Iterable[Mapping[str, Any]], exists: Any) -> set[str]:
+    """URLs of the checked repo itself: the Flux ``flux-system`` GitRepository, Argo
+    sources whose ``path`` exists in the repo, and Argo git generators."""
+    urls: set[str] = set()
+    for obj in objects:
+        api = str(obj.get("apiVersion", ""))
+        kind = obj.get("kind")
+        if api.startswith("source.toolkit.fluxcd.io/") and kind == "GitRepository":
+            url = _get(obj, ["spec", "url"])
+            if _get(obj, ["metadata", "name"]) == "flux-system" and isinstance(
+                url, str
+            ):
+                urls.add(normalize_repo_url(url))
+        if not api.startswith("argoproj.io/"):
+            continue
+        for _, source in _argo_sources(obj):
+            path, url = source.get("path"), source.get("repoURL")
+            if (
+                isinstance(path, str)
+                and isinstance(url, str)
+                and "{{" not in path
+                and exists(path)
+            ):
+                urls.add(normalize_repo_url(url))
+        generators = _get(obj, ["spec", "generators"])
+        for generator in generators if isinstance(generators, list) else []:
+            url = _get(generator, ["git", "repoURL"])
+            if isinstance(url, str):
+                urls.add(normalize_repo_url(url))
+    return urls
+
+
+def _argo_sources(obj: Mapping[str, Any]) -> list[tuple[list[str | int], Any]]:
+    kind = obj.get("kind")
+    spec_path: list[str | int] = (
+        ["spec"] if kind == "Application" else ["spec", "template", "spec"]
+    )
+    sources: list[tuple[list[str | int], Any]] = []
+    single = _get(obj, [*spec_path, "source"])
+    if isinstance(single, Mapping):
+        sources.append(([*spec_path, "source"], single))
+    multi = _get(obj, [*spec_path, "sources"])
+    if isinstance(multi, list):
+        sources.extend(
+            ([*spec_path, "sources", i], s)
+            for i, s in enumerate(multi)
+            if isinstance(s, Mapping)
+        )
+    return sources
+
+
+def source_checks(
+    obj: Mapping[str, Any],
+    *paths: str | None,
+    fleet_urls: frozenset[str] | set[str] = frozenset(),
+) -> Iterator[Hit]:
+    """Mutable GitOps source references (see the catalogue's source-mutable-ref).
+
+    Tracking a branch of the fleet repo itself (``fleet_urls``) is normal GitOps:
+    promotion happens by PR into per-env folders. Other git sources in a prod
+    context, and chart/OCI sources everywhere, must be pinned."""
     kind = obj.get("kind")
     api = str(obj.get("apiVersion", ""))
     name = _get(obj, ["metadata", "name"])
     prod = is_prod_context(obj, *paths)
     if api.startswith("argoproj.io/") and kind in ("Application", "ApplicationSet"):
-        spec_path: list[str | int] = (
-            ["spec"] if kind == "Application" else ["spec", "template", "spec"]
-        )
-        sources: list[tuple[list[str | int], Any]] = []
-        single = _get(obj, [*spec_path, "source"])
-        if isinstance(single, Mapping):
-            sources.append(([*spec_path, "source"], single))
-        multi = _get(obj, [*spec_path, "sources"])
-        if isinstance(multi, list):
-            sources.extend(
-                ([*spec_path, "sources", i], s)
-                for i, s in enumerate(multi)
-                if isinstance(s, Mapping)
-            )
+        sources = _argo_sources(obj)
         for where, source in sources:
             revision = source.get("targetRevision")
             if source.get("chart"):
@@ -279,7 +338,11 @@ def source_checks(obj: Mapping[str, Any], *paths: str | None) -> Iterator[Hit]:
                         f"{kind} {name}: chart {source.get('chart')} version "
                         f"{revision or '(none)'} is not a fixed version",
                     )
-            elif prod and not _pinned_revision(revision):
+            elif (
+                prod
+                and not _pinned_revision(revision)
+                and normalize_repo_url(str(source.get("repoURL", ""))) not in fleet_urls
+            ):
                 yield (
                     "source-mutable-ref",
                     [*where, "targetRevision"],
@@ -309,6 +372,8 @@ def source_checks(obj: Mapping[str, Any], *paths: str | None) -> Iterator[Hit]:
             kind == "GitRepository"
             and name != "flux-system"
             and prod
+            and normalize_repo_url(str(_get(obj, ["spec", "url"]) or ""))
+            not in fleet_urls
             and not any(ref.get(k) for k in ("tag", "semver", "commit", "name"))
         ):
             yield (
