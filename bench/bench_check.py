@@ -203,7 +203,7 @@ def main() -> int:
         "roots_built": len(roots),
         "objects": summary["objects"],
         "findings": summary["errors"] + summary["warnings"] + summary["info"],
-        "kustomize": " ".join(Path(command[0]).name for _ in [0]) + " " + command[1],
+        "kustomize": " ".join([Path(command[0]).name, *command[1:]]),
         "cpus": os.cpu_count(),
         "jobs": args.jobs or os.cpu_count(),
         "runs": [{"check_s": round(c, 3), "bare_sum_s": round(b, 3)} for c, b in runs],

@@ -152,7 +152,8 @@ class SchemaRegistry:
                     schema = json.loads(path.read_text(encoding="utf-8"))
                 except (OSError, ValueError) as exc:
                     raise ConfigError(f"schema {path}: cannot load ({exc})") from exc
-                return SchemaHit(str(path), _draft_validator(schema))
+                label = f"schema {group}/{kind.lower()}_{version}.json"
+                return SchemaHit(label, _draft_validator(schema))
         return None
 
     def _core(self, api_version: str, kind: str) -> SchemaHit | None:
