@@ -157,7 +157,9 @@ def time_check(repo: Path, jobs: int | None) -> tuple[float, dict[str, object]]:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"scaffold check failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+        sys.exit(
+            f"scaffold check failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
+        )
     return elapsed, json.loads(proc.stdout)
 
 

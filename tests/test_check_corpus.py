@@ -3,16 +3,21 @@ place, and its clean twin passes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from scaffold.rules import Severity, catalogue
 from scaffold.services.check import RootStatus
-from tests.check_support import CORPUS, LOCATOR, run_check
+from tests.check_support import CORPUS, LOCATOR, OUTPUT_SCHEMA, run_check
 
+OUTPUT_VALIDATOR = jsonschema.Draft202012Validator(
+    json.loads(OUTPUT_SCHEMA.read_text())
+)
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expect.yaml").is_file())
 
 
@@ -54,6 +59,7 @@ def test_bad_repo_is_caught(case: str, request: pytest.FixtureRequest) -> None:
     for finding in hits:
         assert finding.fix == rule.fix
         assert finding.message
+    OUTPUT_VALIDATOR.validate(report.to_dict(tool_version="0.0.0"))
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -354,3 +354,55 @@ def test_locating_kustomize(tmp_path: Path) -> None:
 def test_catalogue_entries_are_complete() -> None:
     for rule in catalogue().values():
         assert rule.description and rule.fix and "\n" not in rule.fix
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ssh://git@github.com/Acme/Fleet",
+        "https://github.com/acme/fleet.git",
+        "git@github.com:acme/fleet.git",
+        "https://github.com/acme/fleet/",
+    ],
+)
+def test_repo_urls_normalize_to_one_key(url: str) -> None:
+    assert policies.normalize_repo_url(url) == "github.com/acme/fleet"
+
+
+def test_the_fleet_repo_itself_may_follow_a_branch_in_prod() -> None:
+    sync = {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": "flux-system"},
+        "spec": {"url": "ssh://git@github.com/acme/fleet", "ref": {"branch": "main"}},
+    }
+    same_repo = {
+        **sync,
+        "metadata": {"name": "fleet-prod"},
+        "spec": {"url": "https://github.com/acme/fleet.git"},
+    }
+    other = {
+        **sync,
+        "metadata": {"name": "app"},
+        "spec": {"url": "https://github.com/acme/app", "ref": {"branch": "main"}},
+    }
+    app = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "web-prod"},
+        "spec": {
+            "project": "prod",
+            "source": {
+                "repoURL": "https://github.com/acme/argo-fleet",
+                "path": "apps/web/prod",
+                "targetRevision": "main",
+            },
+        },
+    }
+    urls = policies.fleet_repo_urls([sync, app], lambda p: p == "apps/web/prod")
+    assert urls == {"github.com/acme/fleet", "github.com/acme/argo-fleet"}
+    path = "clusters/production/x.yaml"
+    assert list(policies.source_checks(same_repo, path, fleet_urls=urls)) == []
+    assert list(policies.source_checks(app, path, fleet_urls=urls)) == []
+    assert len(list(policies.source_checks(other, path, fleet_urls=urls))) == 1
+    assert len(list(policies.source_checks(app, path))) == 1  # not known as the fleet
