@@ -30,11 +30,28 @@ class ObjectValidator(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class SchemaIssue:
+    """One validation error: where (JSON path) and what."""
+
+    path: tuple[str | int, ...]
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class SchemaHit:
     """A validator and where its schema came from (for messages)."""
 
     source: str
     validator: ObjectValidator
+
+    def issues(self, instance: Any) -> list[SchemaIssue]:
+        """Validation errors sorted by path; a broken schema is a ConfigError."""
+        try:
+            errors = list(self.validator.iter_errors(instance))
+        except Exception as exc:  # referencing/jsonschema errors of a bad schema
+            raise ConfigError(f"{self.source}: cannot be used ({exc})") from exc
+        issues = [SchemaIssue(tuple(e.absolute_path), str(e.message)) for e in errors]
+        return sorted(issues, key=lambda i: [str(p) for p in i.path])
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -144,7 +161,11 @@ class SchemaRegistry:
                 return hit
         crd = self._crds.get((api_version, kind))
         if crd is not None:
-            return SchemaHit("CRD in repo", _draft_validator(crd))
+            label = f"CRD {group}/{version} {kind} in repo"
+            try:
+                return SchemaHit(label, _draft_validator(crd))
+            except ConfigError as exc:
+                raise ConfigError(f"{label}: {exc}") from exc
         for location in self._locations:
             path = location / group / f"{kind.lower()}_{version}.json"
             if path.is_file():
@@ -153,7 +174,10 @@ class SchemaRegistry:
                 except (OSError, ValueError) as exc:
                     raise ConfigError(f"schema {path}: cannot load ({exc})") from exc
                 label = f"schema {group}/{kind.lower()}_{version}.json"
-                return SchemaHit(label, _draft_validator(schema))
+                try:
+                    return SchemaHit(label, _draft_validator(schema))
+                except ConfigError as exc:
+                    raise ConfigError(f"schema {path}: {exc}") from exc
         return None
 
     def _core(self, api_version: str, kind: str) -> SchemaHit | None:
@@ -189,6 +213,10 @@ def _draft_validator(schema: Mapping[str, Any]) -> ObjectValidator:
     cls = jsonschema.validators.validator_for(
         schema, default=jsonschema.Draft7Validator
     )
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ConfigError(f"invalid JSON schema: {exc.message}") from exc
     validator: ObjectValidator = cls(schema)
     return validator
 

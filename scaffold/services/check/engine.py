@@ -65,6 +65,23 @@ class Builder(Protocol):
     def build_files(self, files: Sequence[Path]) -> BuildOutput: ...
 
 
+class Issue(Protocol):
+    @property
+    def path(self) -> tuple[str | int, ...]: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+class Hit(Protocol):
+    """A schema found for an object type."""
+
+    @property
+    def source(self) -> str: ...
+
+    def issues(self, instance: Any) -> Sequence[Issue]: ...
+
+
 class Schemas(Protocol):
     """The schema registry adapter."""
 
@@ -72,7 +89,7 @@ class Schemas(Protocol):
 
     def add_crd(self, crd: Mapping[str, Any]) -> list[str]: ...
 
-    def lookup(self, api_version: str, kind: str) -> Any: ...
+    def lookup(self, api_version: str, kind: str) -> Hit | None: ...
 
 
 class Linter(Protocol):
@@ -165,6 +182,11 @@ def check_repo(
         if source.error is not None:
             out.add("yaml-syntax", source.rel, source.error_line, source.error)
             continue
+        if source.is_kustomization and source.documents:
+            for rule, path, message in policies.secret_generator_checks(
+                source.documents[0].data, source.path.parent
+            ):
+                out.add(rule, source.rel, source.documents[0].line_of(path), message)
         if source.is_kustomization or source.in_github:
             continue
         for doc in source.objects():
@@ -407,19 +429,15 @@ def _validate(
     if not out.enabled("schema-invalid"):
         return True
     instance = {k: v for k, v in obj.items() if k != "sops"}
-    errors = sorted(
-        hit.validator.iter_errors(instance),
-        key=lambda e: list(map(str, e.absolute_path)),
-    )
-    for error in errors[:MAX_ERRORS_PER_OBJECT]:
-        path = list(error.absolute_path)
-        match = _UNEXPECTED.search(error.message)
+    for issue in hit.issues(instance)[:MAX_ERRORS_PER_OBJECT]:
+        path = list(issue.path)
+        match = _UNEXPECTED.search(issue.message)
         where = ".".join(str(p) for p in path) or "(root)"
         out.add(
             "schema-invalid",
             file,
             line(path, match.group(1) if match else None),
-            f"{label}: {where}: {error.message} [{hit.source}]",
+            f"{label}: {where}: {issue.message} [{hit.source}]",
             root=root,
         )
     return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 Hit = tuple[str, list[str | int], str]
@@ -200,6 +201,39 @@ def secret_checks(obj: Mapping[str, Any]) -> Iterator[Hit]:
         [section],
         f"Secret {name} has plaintext {section} (not SOPS-encrypted)",
     )
+
+
+def secret_generator_checks(data: Any, directory: Path) -> Iterator[Hit]:
+    """kustomize ``secretGenerator``: literals are plaintext; files/envs must be
+    SOPS-encrypted (Flux decrypts encrypted .env/.json/.yaml sources)."""
+    generators = data.get("secretGenerator") if isinstance(data, Mapping) else None
+    for index, generator in enumerate(generators or []):
+        if not isinstance(generator, Mapping):
+            continue
+        name = generator.get("name")
+        if generator.get("literals"):
+            yield (
+                "secret-plaintext",
+                ["secretGenerator", index, "literals"],
+                f"secretGenerator {name} has plaintext literals",
+            )
+        for field_name in ("files", "envs"):
+            entries = generator.get(field_name)
+            for i, entry in enumerate(entries if isinstance(entries, list) else []):
+                if not isinstance(entry, str):
+                    continue
+                file = directory / entry.split("=", 1)[-1]
+                try:
+                    text = file.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue  # a missing file fails the build instead
+                if not ("sops" in text and "ENC[" in text):
+                    yield (
+                        "secret-plaintext",
+                        ["secretGenerator", index, field_name, i],
+                        f"secretGenerator {name} reads {entry}, which is not "
+                        "SOPS-encrypted",
+                    )
 
 
 def _tokens(*texts: str | None) -> set[str]:
