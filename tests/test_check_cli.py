@@ -186,3 +186,18 @@ def test_bad_config_exits_2(tmp_path: Path, config: str, message: str) -> None:
     assert code == 2
     assert ".scaffold.yaml" in err
     assert message in err
+
+
+def test_a_broken_schema_file_is_a_config_error(tmp_path: Path) -> None:
+    schemas = tmp_path / "schemas" / "example.com"
+    schemas.mkdir(parents=True)
+    (schemas / "thing_v1.json").write_text('{"type": 12}')
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "thing.yaml").write_text(
+        "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\n"
+    )
+    code, out, err = invoke(str(repo), "--schema-location", str(tmp_path / "schemas"))
+    assert code == 2
+    assert "thing_v1.json" in err and "invalid JSON schema" in err
+    assert out == ""
