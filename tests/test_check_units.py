@@ -406,3 +406,39 @@ def test_the_fleet_repo_itself_may_follow_a_branch_in_prod() -> None:
     assert list(policies.source_checks(app, path, fleet_urls=urls)) == []
     assert len(list(policies.source_checks(other, path, fleet_urls=urls))) == 1
     assert len(list(policies.source_checks(app, path))) == 1  # not known as the fleet
+
+
+def test_every_shared_crd_schema_loads(shared_dir: Path) -> None:
+    crds = shared_dir / "schemas" / "crds"
+    registry = SchemaRegistry(kubernetes_version="1.33", locations=[crds])
+    files = sorted(crds.glob("*/*.json"))
+    assert files
+    for file in files:
+        kind, _, version = file.stem.rpartition("_")
+        # kubeconform layout: the kind is lowercased, lookups are case-insensitive
+        hit = registry.lookup(f"{file.parent.name}/{version}", kind)
+        assert hit is not None, file
+
+
+def test_go_regex_patterns_are_adapted(shared_dir: Path) -> None:
+    crds = shared_dir / "schemas" / "crds"
+    registry = SchemaRegistry(kubernetes_version="1.33", locations=[crds])
+    hit = registry.lookup("monitoring.coreos.com/v1", "PrometheusRule")
+    assert hit is not None
+    rule = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "r"},
+        "spec": {
+            "groups": [
+                {
+                    "name": "g",
+                    "partial_response_strategy": "WARN",
+                    "rules": [{"alert": "A", "expr": "up == 0"}],
+                }
+            ]
+        },
+    }
+    assert hit.issues(rule) == []
+    rule["spec"]["groups"][0]["partial_response_strategy"] = "never"
+    assert [i.path[-1] for i in hit.issues(rule)] == ["partial_response_strategy"]

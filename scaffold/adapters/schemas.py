@@ -207,18 +207,61 @@ class SchemaRegistry:
 
 
 def _draft_validator(schema: Mapping[str, Any]) -> ObjectValidator:
-    """A validator of the draft the schema declares ($schema), Draft 7 otherwise."""
+    """A validator of the draft the schema declares ($schema), Draft 7 otherwise.
+
+    The schema is checked against its metaschema (without format assertions), and
+    Go (RE2) ``pattern``s Python cannot compile are adapted or dropped."""
     import jsonschema
 
+    schema = _python_patterns(schema)
     cls = jsonschema.validators.validator_for(
         schema, default=jsonschema.Draft7Validator
     )
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise ConfigError(f"invalid JSON schema: {exc.message}") from exc
+    error = jsonschema.exceptions.best_match(cls(cls.META_SCHEMA).iter_errors(schema))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        raise ConfigError(f"invalid JSON schema at {where}: {error.message[:200]}")
     validator: ObjectValidator = cls(schema)
     return validator
+
+
+_INLINE_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
+
+
+def _python_pattern(pattern: str) -> str | None:
+    """``pattern`` as a Python regex: RE2 allows inline flags anywhere, Python only
+    at the start, so they are moved there; None if it still does not compile."""
+    for candidate in (pattern, _hoist_flags(pattern)):
+        try:
+            re.compile(candidate)
+        except re.error:
+            continue
+        return candidate
+    return None
+
+
+def _hoist_flags(pattern: str) -> str:
+    flags = "".join(sorted(set("".join(_INLINE_FLAGS.findall(pattern)))))
+    body = _INLINE_FLAGS.sub("", pattern)
+    return f"(?{flags}){body}" if flags else body
+
+
+def _python_patterns(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_python_patterns(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "pattern" and isinstance(value, str):
+            adapted = _python_pattern(value)
+            if adapted is not None:
+                out[key] = adapted
+        elif key in _SCHEMA_MAPS and isinstance(value, Mapping):
+            out[key] = {name: _python_patterns(sub) for name, sub in value.items()}
+        else:
+            out[key] = _python_patterns(value)
+    return out
 
 
 def openapi_to_jsonschema(openapi: Mapping[str, Any]) -> dict[str, Any]:
