@@ -62,3 +62,28 @@ def test_a_flux_path_must_build_as_one_kustomization(tmp_path: Path) -> None:
     failures = [f for f in report.findings if f.rule == "kustomize-build"]
     assert failures and "already registered id" in failures[0].message
     assert report.exit_code == 1
+
+
+def test_findings_point_at_the_resource_not_at_a_patch(tmp_path: Path) -> None:
+    corpus = Path(__file__).parent / "corpus" / "latest-tag" / "bad" / "app"
+    base = tmp_path / "app" / "base"
+    overlay = tmp_path / "app" / "a-overlay"  # sorts before base/ on purpose
+    base.mkdir(parents=True)
+    overlay.mkdir()
+    (base / "deployment.yaml").write_text((corpus / "deployment.yaml").read_text())
+    (base / "kustomization.yaml").write_text("resources: [deployment.yaml]\n")
+    (overlay / "kustomization.yaml").write_text(
+        "resources: [../base]\npatches:\n  - path: aa-patch.yaml\n"
+    )
+    (overlay / "aa-patch.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+        "spec:\n  replicas: 2\n"
+    )
+    report = run_check(tmp_path, actionlint=False)
+    [finding] = report.findings
+    assert (finding.rule, finding.file, finding.line) == (
+        "disallow-latest-tag",
+        "app/base/deployment.yaml",
+        16,
+    )
+    assert finding.root == "app/a-overlay"

@@ -106,6 +106,7 @@ class _Target:
     type: str
     scope: list[Path]
     run: Callable[[], BuildOutput]
+    patches: frozenset[Path] = frozenset()
     kroot: KustomizationRoot | None = None
     closure: list[KustomizationRoot] = field(default_factory=list)
     plain: PlainRoot | None = None
@@ -242,6 +243,7 @@ def check_repo(
                     rel=kroot.rel,
                     type="kustomization",
                     scope=_scope(members),
+                    patches=_patch_files(members),
                     run=lambda d=kroot.dir: kustomize.build(d),  # type: ignore[misc]
                     kroot=kroot,
                     closure=members,
@@ -329,6 +331,23 @@ def _remote_line(kroot: KustomizationRoot) -> int | None:
     return doc.line
 
 
+def _patch_files(members: Iterable[KustomizationRoot]) -> frozenset[Path]:
+    """Files the kustomizations use as patches (partial objects, never the source
+    of a built object's fields)."""
+    files: set[Path] = set()
+    for member in members:
+        entries: list[Any] = []
+        for name in ("patches", "patchesStrategicMerge", "patchesJson6902"):
+            value = member.data.get(name)
+            if isinstance(value, list):
+                entries.extend(value)
+        for entry in entries:
+            path = entry.get("path") if isinstance(entry, Mapping) else entry
+            if isinstance(path, str) and "\n" not in path:
+                files.add((member.dir / path).resolve())
+    return frozenset(files)
+
+
 def _scope(members: Iterable[KustomizationRoot]) -> list[Path]:
     scope: list[Path] = []
     for member in members:
@@ -376,7 +395,7 @@ def _process(
         if not isinstance(obj, Mapping) or not isinstance(obj.get("kind"), str):
             continue
         count += 1
-        located = _locate(obj, index, target.scope)
+        located = _locate(obj, index, target.scope, target.patches)
         if located is not None:
             file, src_doc = located[0].rel, located[1]
         else:
@@ -447,16 +466,20 @@ def _locate(
     obj: Mapping[str, Any],
     index: Mapping[tuple[str, str], list[tuple[SourceFile, Document]]],
     scope: Sequence[Path],
+    patches: frozenset[Path] = frozenset(),
 ) -> tuple[SourceFile, Document] | None:
     """The source document a built object came from, by kind and name, restricted
-    to the files the root can load (name prefixes/suffixes defeat this)."""
+    to the files the root can load, resources before patches (name prefixes and
+    suffixes defeat this; the caller falls back to the root's kustomization)."""
     meta = obj.get("metadata")
     name = meta.get("name") if isinstance(meta, Mapping) else None
-    candidates = index.get((str(obj.get("kind")), str(name)), [])
-    for source, doc in candidates:
-        if any(source.path == s or source.path.is_relative_to(s) for s in scope):
-            return source, doc
-    return None
+    candidates = [
+        (source, doc)
+        for source, doc in index.get((str(obj.get("kind")), str(name)), [])
+        if any(source.path == s or source.path.is_relative_to(s) for s in scope)
+    ]
+    candidates.sort(key=lambda c: c[0].path.resolve() in patches)
+    return candidates[0] if candidates else None
 
 
 def _deprecations(target: _Target, stderr: str, out: _Collector) -> None:
