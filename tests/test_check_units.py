@@ -442,3 +442,39 @@ def test_go_regex_patterns_are_adapted(shared_dir: Path) -> None:
     assert hit.issues(rule) == []
     rule["spec"]["groups"][0]["partial_response_strategy"] = "never"
     assert [i.path[-1] for i in hit.issues(rule)] == ["partial_response_strategy"]
+
+
+def test_the_repos_own_kyverno_policies_scope_the_pod_rules() -> None:
+    policy = yaml.safe_load(
+        """
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-pod-probes
+  annotations:
+    pod-policies.kyverno.io/autogen-controllers: DaemonSet,Deployment,StatefulSet
+spec:
+  rules:
+    - name: validate-probes
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      exclude: {any: [{resources: {namespaces: [kube-system, monitoring]}}]}
+"""
+    )
+    scopes = policies.policy_scopes([policy])
+    no_probe = {"containers": [{**GOOD_CONTAINER, "readinessProbe": None}]}
+    deployment = {
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "web"},
+        "spec": {
+            "template": {
+                "spec": {**no_probe, "securityContext": {"runAsNonRoot": True}}
+            }
+        },
+    }
+    hits = lambda o: [h[0] for h in policies.pod_checks(o, scopes)]  # noqa: E731
+    assert hits(deployment) == ["require-pod-probes"]
+    in_monitoring = {**deployment, "metadata": {"name": "d", "namespace": "monitoring"}}
+    assert hits(in_monitoring) == []
+    replicaset = {**deployment, "kind": "ReplicaSet"}
+    assert hits(replicaset) == []  # not an autogen controller of that policy
+    assert [h[0] for h in policies.pod_checks(replicaset)] == ["require-pod-probes"]

@@ -250,6 +250,9 @@ def check_repo(
                 )
             )
     flux_paths = _flux_paths(index)
+    scopes = policies.policy_scopes(
+        doc.data for entries in index.values() for _, doc in entries
+    )
     fleet_urls = policies.fleet_repo_urls(
         (doc.data for entries in index.values() for _, doc in entries),
         lambda path: (repo / path).exists(),
@@ -278,7 +281,7 @@ def check_repo(
     not_validated = 0
     for target, output in zip(targets, outputs, strict=True):
         status, count, missing, reason = _process(
-            target, output, index, schemas, out, fleet_urls
+            target, output, index, schemas, out, fleet_urls, scopes
         )
         objects += count
         not_validated += missing
@@ -366,6 +369,7 @@ def _process(
     schemas: Schemas,
     out: _Collector,
     fleet_urls: set[str],
+    scopes: Mapping[str, policies.PolicyScope],
 ) -> tuple[RootStatus, int, int, str | None]:
     root_file = target.kroot.file_rel if target.kroot else target.rel
     _deprecations(target, output.stderr, out)
@@ -407,7 +411,7 @@ def _process(
         label = _object_label(obj)
         if not _validate(obj, label, line, file, target.rel, schemas, out):
             missing += 1
-        for rule, path, message in policies.pod_checks(obj):
+        for rule, path, message in policies.pod_checks(obj, scopes):
             out.add(rule, file, line(path), f"{label}: {message}", root=target.rel)
         for rule, path, message in policies.source_checks(
             obj, file, target.rel, fleet_urls=fleet_urls

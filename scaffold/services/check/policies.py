@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,80 @@ def image_problem(image: str) -> str | None:
     return None
 
 
-def pod_checks(obj: Mapping[str, Any]) -> Iterator[Hit]:
-    """Kyverno pod rules on a workload's pod spec."""
+POD_RULES = (
+    "disallow-latest-tag",
+    "require-requests-limits",
+    "require-pod-probes",
+    "disallow-privileged-containers",
+    "require-run-as-nonroot",
+)
+AUTOGEN_ANNOTATION = "pod-policies.kyverno.io/autogen-controllers"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyScope:
+    """Where the repo's own Kyverno ClusterPolicy of a pod rule applies."""
+
+    kinds: frozenset[str] | None  # Pod + autogen controllers; None: all pod kinds
+    excluded_namespaces: frozenset[str]
+
+    def applies(self, kind: str, namespace: Any) -> bool:
+        if self.kinds is not None and kind not in self.kinds:
+            return False
+        return not (
+            isinstance(namespace, str) and namespace in self.excluded_namespaces
+        )
+
+
+def policy_scopes(objects: Iterable[Mapping[str, Any]]) -> dict[str, PolicyScope]:
+    """Scopes from ClusterPolicies in the repo named like the pod rules: their
+    autogen-controllers annotation and ``exclude`` namespaces. Rules without a
+    policy in the repo apply to every pod kind in every namespace."""
+    scopes: dict[str, PolicyScope] = {}
+    for obj in objects:
+        name = _get(obj, ["metadata", "name"])
+        if (
+            obj.get("kind") != "ClusterPolicy"
+            or not str(obj.get("apiVersion", "")).startswith("kyverno.io/")
+            or name not in POD_RULES
+        ):
+            continue
+        annotations = _get(obj, ["metadata", "annotations"])
+        autogen = (
+            annotations.get(AUTOGEN_ANNOTATION)
+            if isinstance(annotations, Mapping)
+            else None
+        )
+        kinds: frozenset[str] | None = None
+        if isinstance(autogen, str):
+            controllers = {k.strip() for k in autogen.split(",") if k.strip()}
+            kinds = frozenset({"Pod"} | (controllers - {"none"}))
+        excluded: set[str] = set()
+        rules = _get(obj, ["spec", "rules"])
+        for rule in rules if isinstance(rules, list) else []:
+            for block in ("any", "all"):
+                entries = _get(rule, ["exclude", block])
+                for entry in entries if isinstance(entries, list) else []:
+                    namespaces = _get(entry, ["resources", "namespaces"])
+                    if isinstance(namespaces, list):
+                        excluded.update(str(n) for n in namespaces)
+        scopes[str(name)] = PolicyScope(kinds, frozenset(excluded))
+    return scopes
+
+
+def pod_checks(
+    obj: Mapping[str, Any], scopes: Mapping[str, PolicyScope] | None = None
+) -> Iterator[Hit]:
+    """Kyverno pod rules on a workload's pod spec, within the repo's policy scopes."""
+    kind = str(obj.get("kind"))
+    namespace = _get(obj, ["metadata", "namespace"])
+    for hit in _pod_checks(obj):
+        scope = (scopes or {}).get(hit[0])
+        if scope is None or scope.applies(kind, namespace):
+            yield hit
+
+
+def _pod_checks(obj: Mapping[str, Any]) -> Iterator[Hit]:
     kind = obj.get("kind")
     spec_path = POD_SPEC_PATHS.get(kind) if isinstance(kind, str) else None
     if spec_path is None:

@@ -15,7 +15,7 @@ import yaml
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 YAML_SUFFIXES = (".yaml", ".yml")
 #: Directory names never descended into (besides dot-directories other than .github).
-SKIP_DIRS = frozenset({"node_modules", "__pycache__", "vendor"})
+SKIP_DIRS = frozenset({"node_modules", "__pycache__"})
 
 _BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
