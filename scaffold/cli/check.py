@@ -33,16 +33,21 @@ class OutputFormat(StrEnum):
 @app.command()
 def check(
     path: Annotated[
-        Path, typer.Argument(help="Repository to check (default: current directory).")
+        Path,
+        typer.Argument(
+            help="Repository to check (default: current directory).", metavar="PATH"
+        ),
     ] = Path(),
     *,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="Report format.")
+        OutputFormat,
+        typer.Option("--format", metavar="text|json", help="Report format."),
     ] = OutputFormat.TEXT,
     schema_location: Annotated[
         list[Path] | None,
         typer.Option(
             "--schema-location",
+            metavar="DIR",
             help="Directory of CRD JSON schemas laid out {group}/{kind}_{version}.json "
             "(repeatable).",
         ),
@@ -50,7 +55,9 @@ def check(
     kubernetes_version: Annotated[
         str | None,
         typer.Option(
-            "--kubernetes-version", help="Kubernetes schema version X.Y (default 1.33)."
+            "--kubernetes-version",
+            metavar="X.Y",
+            help="Kubernetes schema version X.Y (default 1.33).",
         ),
     ] = None,
     strict: Annotated[
@@ -62,11 +69,13 @@ def check(
     ] = None,
     skip: Annotated[
         list[str] | None,
-        typer.Option("--skip", help="Rule id to skip (repeatable)."),
+        typer.Option("--skip", metavar="RULE", help="Rule id to skip (repeatable)."),
     ] = None,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", min=1, help="Parallel builds (default: CPU count)."),
+        typer.Option(
+            "--jobs", min=1, metavar="N", help="Parallel builds (default: CPU count)."
+        ),
     ] = None,
 ) -> None:
     """Build every kustomization, validate every object and apply the rules.
