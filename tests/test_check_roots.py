@@ -87,3 +87,29 @@ def test_findings_point_at_the_resource_not_at_a_patch(tmp_path: Path) -> None:
         16,
     )
     assert finding.root == "app/a-overlay"
+
+
+def test_one_finding_per_source_line_across_overlays(tmp_path: Path) -> None:
+    corpus = Path(__file__).parent / "corpus" / "latest-tag" / "bad" / "app"
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "deployment.yaml").write_text((corpus / "deployment.yaml").read_text())
+    (base / "kustomization.yaml").write_text("resources: [deployment.yaml]\n")
+    for env in ("dev", "staging", "prod"):
+        overlay = tmp_path / "overlays" / env
+        overlay.mkdir(parents=True)
+        (overlay / "kustomization.yaml").write_text(
+            f"namespace: web-{env}\nresources: [../../base]\n"
+        )
+    report = run_check(tmp_path, actionlint=False)
+    assert [(f.rule, f.file, f.line) for f in report.findings] == [
+        ("disallow-latest-tag", "base/deployment.yaml", 16)
+    ]
+    assert [r.path for r in report.roots_with(RootStatus.BUILT)] == [
+        "overlays/dev",
+        "overlays/prod",
+        "overlays/staging",
+    ]
+    assert [r.reason for r in report.roots_with(RootStatus.INCLUDED)] == [
+        "built via overlays/dev, overlays/prod, overlays/staging"
+    ]

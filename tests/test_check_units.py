@@ -478,3 +478,12 @@ spec:
     replicaset = {**deployment, "kind": "ReplicaSet"}
     assert hits(replicaset) == []  # not an autogen controller of that policy
     assert [h[0] for h in policies.pod_checks(replicaset)] == ["require-pod-probes"]
+
+
+def test_a_hanging_build_times_out(tmp_path: Path) -> None:
+    slow = tmp_path / "kustomize"
+    slow.write_text("#!/bin/sh\nsleep 5\n")
+    slow.chmod(0o755)
+    result = Kustomize([str(slow), "build"], timeout=0.3).build(tmp_path)
+    assert result.returncode == 124
+    assert "timed out" in result.stderr

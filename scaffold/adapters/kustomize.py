@@ -55,8 +55,9 @@ class BuildResult:
 class Kustomize:
     """Runs kustomize builds with one fixed command prefix."""
 
-    def __init__(self, command: Sequence[str]) -> None:
+    def __init__(self, command: Sequence[str], *, timeout: float = 300.0) -> None:
         self.command = list(command)
+        self.timeout = timeout
 
     @classmethod
     def locate(cls, locator: ToolLocator) -> Kustomize:
@@ -84,6 +85,14 @@ class Kustomize:
                 text=True,
                 check=False,
                 stdin=subprocess.DEVNULL,
+                timeout=self.timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return BuildResult(
+                124,
+                "",
+                f"error: kustomize build timed out after {self.timeout:g} s",
+                time.perf_counter() - start,
             )
         except OSError as exc:
             raise ToolMissingError(f"{self.command[0]}: {exc}; {INSTALL_HINT}") from exc

@@ -113,6 +113,10 @@ def check(
     raise typer.Exit(report.exit_code)
 
 
+def _inside(file: str, root: str) -> bool:
+    return root == "." or file == root or file.startswith(root.rstrip("/") + "/")
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -125,7 +129,12 @@ def render_text(report: CheckReport) -> str:
         for finding in group:
             where = f"{file}:{finding.line}" if finding.line else file
             severity = finding.severity.value
-            lines.append(f"  {where}: {severity} [{finding.rule}] {finding.message}")
+            via = ""
+            if finding.root and not _inside(finding.file, finding.root):
+                via = f" (built from {finding.root})"
+            lines.append(
+                f"  {where}: {severity} [{finding.rule}] {finding.message}{via}"
+            )
             lines.append(f"      fix: {finding.fix}")
         lines.append("")
     for status in (RootStatus.BUILT, RootStatus.FAILED, RootStatus.SKIPPED):

@@ -154,12 +154,14 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _object_label(obj: Mapping[str, Any]) -> str:
+def _object_label(obj: Mapping[str, Any], *, namespace: bool = True) -> str:
+    """``Kind ns/name``; without the namespace when the finding points into the
+    source file (overlays set namespaces; one finding per source line)."""
     meta = obj.get("metadata")
     meta = meta if isinstance(meta, Mapping) else {}
     name = meta.get("name", "?")
-    namespace = meta.get("namespace")
-    return f"{obj.get('kind')} {namespace + '/' if namespace else ''}{name}"
+    ns = meta.get("namespace") if namespace else None
+    return f"{obj.get('kind')} {ns + '/' if ns else ''}{name}"
 
 
 def check_repo(
@@ -408,7 +410,7 @@ def _process(
         def line(path: Sequence[str | int], key: str | None = None) -> int | None:
             return src_doc.line_of(path, key) if src_doc is not None else None  # noqa: B023
 
-        label = _object_label(obj)
+        label = _object_label(obj, namespace=src_doc is None)
         if not _validate(obj, label, line, file, target.rel, schemas, out):
             missing += 1
         for rule, path, message in policies.pod_checks(obj, scopes):
