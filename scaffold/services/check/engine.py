@@ -336,6 +336,30 @@ def _remote_line(kroot: KustomizationRoot) -> int | None:
     return doc.line
 
 
+def _images_entry(
+    target: _Target, obj: Mapping[str, Any], path: Sequence[str | int]
+) -> tuple[str, int] | None:
+    """The kustomization ``images:`` entry that set a container's image, if any
+    (file, line): the tag to fix is there, not in the base manifest."""
+    image = policies.value_at(obj, path)
+    if not isinstance(image, str):
+        return None
+    repo = image.split("@", 1)[0]
+    last = repo.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo = repo[: -(len(last) - last.index(":"))]
+    for member in target.closure:
+        entries = member.data.get("images")
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(entry, Mapping) and repo in (
+                entry.get("newName"),
+                entry.get("name"),
+            ):
+                doc = member.source.documents[0]
+                return member.file_rel, doc.line_of(["images", index])
+    return None
+
+
 def _patch_files(members: Iterable[KustomizationRoot]) -> frozenset[Path]:
     """Files the kustomizations use as patches (partial objects, never the source
     of a built object's fields)."""
@@ -414,7 +438,13 @@ def _process(
         if not _validate(obj, label, line, file, target.rel, schemas, out):
             missing += 1
         for rule, path, message in policies.pod_checks(obj, scopes):
-            out.add(rule, file, line(path), f"{label}: {message}", root=target.rel)
+            override = (
+                _images_entry(target, obj, path) if rule.endswith("tag") else None
+            )
+            if override is not None:
+                out.add(rule, *override, f"{label}: {message}", root=target.rel)
+            else:
+                out.add(rule, file, line(path), f"{label}: {message}", root=target.rel)
         for rule, path, message in policies.source_checks(
             obj, file, target.rel, fleet_urls=fleet_urls
         ):

@@ -46,6 +46,11 @@ def _get(obj: Any, path: Sequence[str | int]) -> Any:
     return obj
 
 
+def value_at(obj: Any, path: Sequence[str | int]) -> Any:
+    """The value at a JSON path, or None."""
+    return _get(obj, path)
+
+
 def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
