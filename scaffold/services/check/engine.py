@@ -273,30 +273,27 @@ def check_repo(
         )
 
     jobs = settings.jobs or os.cpu_count() or 1
-    if targets:
-        with ThreadPoolExecutor(max_workers=min(jobs, len(targets))) as pool:
-            outputs = list(pool.map(lambda t: t.run(), targets))
-    else:
-        outputs = []
-
     objects = 0
     not_validated = 0
-    for target, output in zip(targets, outputs, strict=True):
-        status, count, missing, reason = _process(
-            target, output, index, schemas, out, fleet_urls, scopes
-        )
-        objects += count
-        not_validated += missing
-        results.append(
-            RootResult(
-                path=target.rel,
-                type=target.type,
-                status=status,
-                reason=reason,
-                objects=count,
-                seconds=round(output.seconds, 3),
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(targets)))) as pool:
+        # results arrive in order; checking one overlaps the builds still running
+        outputs = pool.map(lambda t: t.run(), targets)
+        for target, output in zip(targets, outputs, strict=True):
+            status, count, missing, reason = _process(
+                target, output, index, schemas, out, fleet_urls, scopes
             )
-        )
+            objects += count
+            not_validated += missing
+            results.append(
+                RootResult(
+                    path=target.rel,
+                    type=target.type,
+                    status=status,
+                    reason=reason,
+                    objects=count,
+                    seconds=round(output.seconds, 3),
+                )
+            )
     _check_workflows(sources, repo, actionlint, out)
 
     findings = sorted(out.findings.values(), key=Finding.sort_key)
