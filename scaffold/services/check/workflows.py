@@ -37,14 +37,14 @@ def _workflow_validator() -> Any:
 
 def schema_hits(doc: Document) -> Iterator[Hit]:
     """Schema errors, most relevant first (at most MAX_SCHEMA_ERRORS)."""
-    from jsonschema.exceptions import relevance
+    from jsonschema.exceptions import best_match, relevance
 
-    errors = sorted(_workflow_validator().iter_errors(doc.data), key=relevance)
+    errors = sorted(
+        _workflow_validator().iter_errors(doc.data), key=relevance, reverse=True
+    )
     for error in errors[:MAX_SCHEMA_ERRORS]:
-        # descend into the best sub-error of a oneOf/anyOf for a useful message
-        best = error
-        while best.context:
-            best = sorted(best.context, key=relevance)[0]
+        # best_match descends into the telling sub-error of a oneOf/anyOf
+        best = best_match([error])
         path = list(best.absolute_path)
         key = _unexpected_key(best.message)
         where = ".".join(str(p) for p in path) or "(top level)"
