@@ -201,3 +201,12 @@ def test_a_broken_schema_file_is_a_config_error(tmp_path: Path) -> None:
     assert code == 2
     assert "thing_v1.json" in err and "invalid JSON schema" in err
     assert out == ""
+
+
+def test_config_file_exclude(tmp_path: Path) -> None:
+    repo = _copy_case("latest-tag", "bad", tmp_path / "repo")
+    assert invoke(str(repo))[0] == 1
+    (repo / ".scaffold.yaml").write_text("check:\n  exclude: [app]\n")
+    code, out, _ = invoke(str(repo))
+    assert code == 0, out
+    assert "0 built" in out
