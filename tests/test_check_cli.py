@@ -210,3 +210,10 @@ def test_config_file_exclude(tmp_path: Path) -> None:
     code, out, _ = invoke(str(repo))
     assert code == 0, out
     assert "0 built" in out
+
+
+def test_output_schema_lists_exactly_the_catalogue_rules() -> None:
+    from scaffold.rules import catalogue
+
+    schema = json.loads(OUTPUT_SCHEMA.read_text())
+    assert schema["$defs"]["ruleId"]["enum"] == list(catalogue())
