@@ -725,3 +725,17 @@ def test_validators_are_strict(shared_dir: Path) -> None:
         validate_custom(ks)
     with pytest.raises(AssertionError, match="no schema"):
         validate_custom({**ks, "apiVersion": "kustomize.toolkit.fluxcd.io/v1beta1"})
+
+
+def test_yamllint_strict_passes(fleet: Fleet) -> None:
+    """What the generated `lint` job runs first (with the fleet's .yamllint.yaml)."""
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "yamllint", "--strict", "."],
+        capture_output=True,
+        text=True,
+        cwd=fleet.path,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
