@@ -292,14 +292,23 @@ def example_secret_manifest(env: str, value: str) -> str:
 
 
 def write_example_secret(
-    *, fleet_path: Path, encryptor: Encryptor, force: bool = False
+    *,
+    fleet_path: Path,
+    encryptor: Encryptor,
+    git: Git | None = None,
+    force: bool = False,
 ) -> list[str]:
     """Write ``secrets/<env>/example.sops.yaml`` (SOPS-encrypted) for every env.
 
     The plaintext is generated in memory and handed to sops on stdin; only the
-    encrypted document is written. Returns the written paths (fleet-relative).
+    encrypted document is written. With ``git`` and a fleet that is a git work
+    tree, the fleet must be clean and the files are committed. Returns the written
+    paths (fleet-relative).
     """
     fleet = read_fleet(fleet_path)
+    use_git = git is not None and git.is_repo_root(fleet.path)
+    if use_git and git is not None and git.is_dirty(fleet.path):
+        raise DirtyRepoError(path=str(fleet.path))
     if fleet.secrets != "sops":
         raise UsageError(
             f"secrets: the fleet uses {fleet.secrets!r}; an example SOPS secret "
@@ -321,4 +330,8 @@ def write_example_secret(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(encrypted, encoding="utf-8")
         written.append(rel)
+    if use_git and git is not None:
+        git.run(fleet.path, "add", "--", *written)
+        msg = "chore(secrets): add SOPS-encrypted example secrets"
+        git.run(fleet.path, "commit", "-q", "--no-verify", "-m", msg)
     return written
