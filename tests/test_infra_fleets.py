@@ -69,6 +69,16 @@ class Fleet:
     def id(self) -> str:
         return f"{self.engine}-{self.secrets}"
 
+    def patch_files(self) -> set[str]:
+        """Patch files of the roots that are not built offline."""
+        result = set()
+        for root in REMOTE_ROOTS:
+            path = self.path / root / "kustomization.yaml"
+            if path.is_file():
+                doc = yaml.safe_load(path.read_text())
+                result |= {f"{root}/{p['path']}" for p in doc.get("patches", [])}
+        return result
+
     def objects(self) -> list[tuple[str, dict[str, Any]]]:
         """(origin, object) for every built object and every loose manifest."""
         result = [(b.root, o) for b in self.builds.values() for o in b.objects]
@@ -78,6 +88,8 @@ class Fleet:
         for top in loose:
             for path in iter_manifest_files(self.path, top):
                 rel = str(path.relative_to(self.path))
+                if rel in self.patch_files():
+                    continue  # partial objects merged into the remote install
                 if any(rel.startswith(r + "/") for r in self.builds):
                     continue  # inside a kustomization root: validated via the build
                 result += [(rel, o) for o in load_yaml_objects(path)]
@@ -193,6 +205,19 @@ def test_remote_argo_install_is_pinned(fleet: Fleet) -> None:
         p["path"] for p in doc["patches"]
     }
     assert all((fleet.path / "bootstrap/argo-cd" / f).is_file() for f in local)
+    # the patches target objects of the pinned install by kind and name
+    targets = set()
+    for patch in doc["patches"]:
+        (obj,) = load_yaml_objects(fleet.path / "bootstrap/argo-cd" / patch["path"])
+        targets.add((obj["kind"], obj["metadata"]["name"]))
+    expected = {("ConfigMap", "argocd-cm"), ("ConfigMap", "argocd-notifications-cm")}
+    if fleet.secrets == "sops":
+        expected.add(("Deployment", "argocd-repo-server"))
+    assert targets == expected
+    cm = yaml.safe_load((fleet.path / "bootstrap/argo-cd/argocd-cm.yaml").read_text())
+    opts = cm["data"]["kustomize.buildOptions"]
+    assert opts.startswith("--load-restrictor LoadRestrictionsNone")
+    assert ("--enable-exec" in opts) == (fleet.secrets == "sops")
 
 
 # --- schemas ------------------------------------------------------------------------
