@@ -763,3 +763,22 @@ def test_yamllint_strict_passes(fleet: Fleet) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_github_files_match_their_schemas(fleet: Fleet) -> None:
+    """Workflows and dependabot.yml against check-jsonschema's vendored schemas."""
+    import sys
+
+    gh = fleet.path / ".github"
+    for schema, files in (
+        ("vendor.github-workflows", sorted((gh / "workflows").glob("*.yaml"))),
+        ("vendor.dependabot", [gh / "dependabot.yml"]),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema]
+            + [str(f) for f in files],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
