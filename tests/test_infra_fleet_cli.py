@@ -306,3 +306,14 @@ def test_fleet_app_is_updatable_with_its_answers_file(tmp_path: Path) -> None:
     assert api_answers["_commit"] == "v0.1.0"
     assert (fleet / ".copier-answers.yml").read_text() == root_answers
     kustomize_build(fleet, "apps/web/overlays/prod")
+
+
+def test_layout_constants_match_the_template(fleet: Path, template_repo: Path) -> None:
+    from scaffold.layout import FLEET_APP_OVERLAY, FLUX_APP_KUSTOMIZATION
+
+    args = ["fleet", "add-app", str(fleet), "--set", "name=web", *_tpl(template_repo)]
+    assert _invoke(*args).exit_code == 0
+    for env in ("dev", "staging", "prod"):
+        overlay = fleet / FLEET_APP_OVERLAY.format(name="web", env=env)
+        assert (overlay / "kustomization.yaml").is_file()
+        assert (fleet / FLUX_APP_KUSTOMIZATION.format(name="web", env=env)).is_file()
