@@ -317,3 +317,54 @@ def test_layout_constants_match_the_template(fleet: Path, template_repo: Path) -
         overlay = fleet / FLEET_APP_OVERLAY.format(name="web", env=env)
         assert (overlay / "kustomization.yaml").is_file()
         assert (fleet / FLUX_APP_KUSTOMIZATION.format(name="web", env=env)).is_file()
+
+
+def test_updating_the_fleet_keeps_its_apps(tmp_path: Path) -> None:
+    """copier update of the fleet itself leaves the apps (other instances) alone."""
+    import copier
+
+    tpl = make_template_repo(tmp_path / "tpl", "v0.1.0")
+    fleet = tmp_path / "fleet"
+    copier.run_copy(
+        str(tpl), fleet, vcs_ref="v0.1.0", defaults=True, quiet=True,
+        data={"repo_kind": "infra", "name": "fleet", "owner": "acme",
+              "gitops_engine": "flux", "secrets": "none"},
+    )  # fmt: skip
+    git(fleet, "init", "-q", "-b", "main")
+    commit_all(fleet, "init")
+    for name in ("web", "api"):
+        args = ["fleet", "add-app", str(fleet), "--set", f"name={name}"]
+        result = _invoke(*args, "--template", str(tpl), "--ref", "v0.1.0")
+        assert result.exit_code == 0, result.output
+    before = {
+        str(p.relative_to(fleet)): p.read_text()
+        for p in [*fleet.glob("apps/*/**/*"), *fleet.glob("clusters/*/apps/*.yaml")]
+        if p.is_file()
+    }
+    controllers = "{% if gitops_engine == 'flux' %}controllers{% endif %}"
+    kyverno = (
+        tpl / "templates/infra/infrastructure" / controllers / "kyverno.yaml.jinja"
+    )
+    kyverno.write_text(
+        kyverno.read_text().replace('version: "3.4.4"', 'version: "3.4.5"')
+    )
+    commit_all(tpl, "v0.2.0")
+    git(tpl, "tag", "v0.2.0")
+    copier.run_update(
+        str(fleet),
+        vcs_ref="v0.2.0",
+        defaults=True,
+        overwrite=True,
+        quiet=True,
+        unsafe=False,
+        conflict="inline",
+    )
+    status = git(fleet, "status", "--porcelain")
+    assert status.split() == [
+        "M",
+        ".copier-answers.yml",
+        "M",
+        "infrastructure/controllers/kyverno.yaml",
+    ], status
+    after = {rel: (fleet / rel).read_text() for rel in before}
+    assert after == before
