@@ -782,3 +782,26 @@ def test_github_files_match_their_schemas(fleet: Fleet) -> None:
             check=False,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_controllers_match_the_secrets_choice(fleet: Fleet) -> None:
+    if fleet.engine == "flux":
+        objs = fleet.builds["infrastructure/controllers"].objects
+        releases = {
+            o["metadata"]["name"]: o for o in objs if o["kind"] == "HelmRelease"
+        }
+        versions = {
+            n: r["spec"]["chart"]["spec"]["version"] for n, r in releases.items()
+        }
+    else:
+        objs = load_yaml_objects(fleet.path / "projects/platform.yaml")
+        apps = [o for o in objs if o["kind"] == "Application"]
+        versions = {
+            a["metadata"]["name"]: a["spec"]["source"]["targetRevision"] for a in apps
+        }
+    want = {"kyverno", "kube-prometheus-stack"}
+    if fleet.secrets == "sealed-secrets":
+        want.add("sealed-secrets")
+    assert set(versions) == want
+    # charts pinned to exact versions, never ranges
+    assert all(re.fullmatch(r"\d+\.\d+\.\d+", v) for v in versions.values()), versions
