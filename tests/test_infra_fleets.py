@@ -96,16 +96,50 @@ class Fleet:
         return result
 
 
-@pytest.fixture(scope="session", params=COMBOS, ids=[f"{e}-{s}" for e, s in COMBOS])
+def _ids(combos: list[tuple[str, str]]) -> list[str]:
+    return [f"{e}-{s}" for e, s in combos]
+
+
+def only(engine: str | None = None, secrets: str | None = None) -> Any:
+    """Run a test on the fleets of one engine and/or secrets option only."""
+    combos = [
+        c
+        for c in COMBOS
+        if (engine is None or c[0] == engine) and (secrets is None or c[1] == secrets)
+    ]
+    return pytest.mark.parametrize("fleet", combos, indirect=True, ids=_ids(combos))
+
+
+@pytest.fixture(scope="session")
+def fleet_cache(
+    template_repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], Fleet]:
+    """Fleets rendered once per session (per xdist worker), by (engine, secrets)."""
+    return {}
+
+
+@pytest.fixture(params=COMBOS, ids=_ids(COMBOS))
 def fleet(
     request: pytest.FixtureRequest,
+    fleet_cache: dict[tuple[str, str], Fleet],
+    template_repo: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Fleet:
+    key: tuple[str, str] = request.param
+    if key not in fleet_cache:
+        fleet_cache[key] = _make_fleet(*key, template_repo, tmp_path_factory)
+    return fleet_cache[key]
+
+
+def _make_fleet(
+    engine: str,
+    secrets: str,
     template_repo: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Fleet:
     import copier
     import pyrage
 
-    engine, secrets = request.param
     dest = tmp_path_factory.mktemp("fleets") / f"{engine}-{secrets}"
     data: dict[str, Any] = {
         "repo_kind": "infra",
@@ -190,9 +224,8 @@ def test_no_deprecated_kustomize_fields(fleet: Fleet) -> None:
         assert not deprecated & set(doc), root
 
 
+@only(engine="argocd")
 def test_remote_argo_install_is_pinned(fleet: Fleet) -> None:
-    if fleet.engine != "argocd":
-        pytest.skip("Argo CD only")
     doc = yaml.safe_load(
         (fleet.path / "bootstrap/argo-cd/kustomization.yaml").read_text()
     )
@@ -433,9 +466,8 @@ def test_each_app_has_its_own_answers_file(fleet: Fleet) -> None:
 # --- engine specifics ---------------------------------------------------------------
 
 
+@only(engine="flux")
 def test_flux_layout(fleet: Fleet) -> None:
-    if fleet.engine != "flux":
-        pytest.skip("Flux only")
     for env in ENVIRONMENTS:
         cluster = fleet.path / "clusters" / env
         # no kustomization.yaml at the cluster root: Flux generates one, so files
@@ -511,9 +543,8 @@ def test_flux_layout(fleet: Fleet) -> None:
             assert "decryption" not in root["spec"]
 
 
+@only(engine="argocd")
 def test_argocd_layout(fleet: Fleet) -> None:
-    if fleet.engine != "argocd":
-        pytest.skip("Argo CD only")
     repo_url = "https://github.com/acme/fleet-infra.git"
     boot = {
         o["metadata"]["name"]: o
@@ -577,9 +608,8 @@ def _sops_env(identity: str) -> dict[str, str]:
     return {**os.environ, "SOPS_AGE_KEY": identity}
 
 
+@only(secrets="sops")
 def test_sops_example_decrypts_with_the_age_key(fleet: Fleet, tmp_path: Path) -> None:
-    if fleet.secrets != "sops":
-        pytest.skip("secrets=sops only")
     assert SOPS and fleet.age_identity
     sops_cfg = yaml.safe_load((fleet.path / ".sops.yaml").read_text())
     rule = sops_cfg["creation_rules"][0]
