@@ -320,3 +320,39 @@ def evaluate(
                         )
                     )
     return found
+
+
+def flux_generated_build(repo: Path, directory: str, scratch: Path) -> Build:
+    """Build ``directory`` the way kustomize-controller does when it has no
+    kustomization.yaml: generate one listing every *.yaml/*.yml below it (a
+    sub-directory holding a kustomization.yaml is listed as a directory), then
+    build with LoadRestrictionsNone. Works on a copy, so ``repo`` stays clean.
+    """
+    copy = scratch / "repo"
+    if not copy.exists():
+        shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".git"))
+    base = copy / directory
+    assert not (base / "kustomization.yaml").exists(), directory
+    resources: list[str] = []
+
+    def walk(path: Path) -> None:
+        for child in sorted(path.iterdir()):
+            if child.is_dir():
+                if (child / "kustomization.yaml").is_file():
+                    resources.append(str(child.relative_to(base)))
+                else:
+                    walk(child)
+            elif child.suffix in {".yaml", ".yml"}:
+                resources.append(str(child.relative_to(base)))
+
+    walk(base)
+    (base / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": resources,
+            }
+        )
+    )
+    return kustomize_build(copy, directory)

@@ -31,6 +31,7 @@ from tests.infra_helpers import (
     SOPS,
     Build,
     evaluate,
+    flux_generated_build,
     is_core,
     iter_manifest_files,
     kustomization_roots,
@@ -835,3 +836,34 @@ def test_controllers_match_the_secrets_choice(fleet: Fleet) -> None:
     assert set(versions) == want
     # charts pinned to exact versions, never ranges
     assert all(re.fullmatch(r"\d+\.\d+\.\d+", v) for v in versions.values()), versions
+
+
+@only(engine="flux")
+def test_cluster_dirs_build_as_flux_generates_them(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """clusters/<env> (and secrets/<env>) have no kustomization.yaml: Flux generates
+    one from every manifest below. Built that way, each cluster has its sync objects,
+    the infrastructure chain and one Kustomization per app, with nothing listed by
+    hand."""
+    for env in ENVIRONMENTS:
+        build = flux_generated_build(fleet.path, f"clusters/{env}", tmp_path / env)
+        assert build.stderr.strip() == ""
+        names = {(o["kind"], o["metadata"]["name"]) for o in build.objects}
+        want = {
+            ("GitRepository", "flux-system"),
+            ("Kustomization", "flux-system"),
+            ("Kustomization", "infra-controllers"),
+            ("Kustomization", "infra-configs"),
+            ("Provider", "github-status"),
+            ("Alert", "github-status"),
+        } | {("Kustomization", a["name"]) for a in APPS}
+        if fleet.secrets != "none":
+            want.add(("Kustomization", "secrets"))
+        assert want <= names
+        for obj in build.objects:
+            validate_custom(obj) if not is_core(obj) else validate_core(obj)
+        if fleet.secrets != "none":
+            secrets = flux_generated_build(fleet.path, f"secrets/{env}", tmp_path / env)
+            kinds = [o["kind"] for o in secrets.objects]
+            assert kinds == (["Secret"] if fleet.secrets == "sops" else [])
