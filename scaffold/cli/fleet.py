@@ -133,7 +133,9 @@ def example_secret_command(
 ) -> None:
     """Write a SOPS-encrypted example Secret to secrets/<env>/ (Flux + sops)."""
     with handle_errors():
-        written = write_example_secret(fleet_path=fleet, encryptor=Sops(), force=force)
+        written = write_example_secret(
+            fleet_path=fleet, encryptor=Sops(), git=Git(), force=force
+        )
         for rel in written:
             typer.echo(f"Encrypted {rel}")
 
