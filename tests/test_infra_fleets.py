@@ -867,3 +867,48 @@ def test_cluster_dirs_build_as_flux_generates_them(
             secrets = flux_generated_build(fleet.path, f"secrets/{env}", tmp_path / env)
             kinds = [o["kind"] for o in secrets.objects]
             assert kinds == (["Secret"] if fleet.secrets == "sops" else [])
+
+
+def _lint_step(fleet: Fleet, name_part: str) -> str:
+    wf = yaml.safe_load((fleet.path / ".github/workflows/validate.yaml").read_text())
+    (step,) = [s for s in wf["jobs"]["lint"]["steps"] if name_part in s.get("name", "")]
+    return str(step["run"])
+
+
+def _bash(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.run(
+        ["bash", "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": path},
+        check=False,
+    )
+
+
+def test_lint_job_secret_guard_runs(fleet: Fleet, tmp_path: Path) -> None:
+    """The generated `lint` job's plaintext-Secret step, run for real."""
+    import shutil
+
+    script = _lint_step(fleet, "No plaintext Secret")
+    ok = _bash(script, fleet.path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    copy = tmp_path / "copy"
+    shutil.copytree(fleet.path, copy, ignore=shutil.ignore_patterns(".git"))
+    leak = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}}
+    (copy / "apps/web/base/leak.yaml").write_text(yaml.safe_dump(leak))
+    bad = _bash(script, copy)
+    assert bad.returncode == 1
+    assert "::error file=./apps/web/base/leak.yaml::plaintext Secret" in bad.stdout
+
+
+@only(engine="flux")
+def test_lint_job_build_step_runs(fleet: Fleet) -> None:
+    """The generated `lint` job's kustomize step, run for real (Flux fleets have no
+    remote bases; the Argo CD install needs the network)."""
+    proc = _bash(_lint_step(fleet, "Build every kustomization"), fleet.path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "::error" not in proc.stdout
