@@ -108,7 +108,7 @@ def add_app_command(
         bool, typer.Option("--no-commit", help="Write the files but do not commit.")
     ] = False,
 ) -> None:
-    """Register an app in a fleet (e.g. a third-party image, no app repo)."""
+    """Register an app in a fleet, also a third-party image without an app repo."""
     with handle_errors():
         data = {**_load_answers(answers), **_parse_set(set_ or [])}
         source = resolve_template(template, ref, os.environ)
