@@ -12,6 +12,21 @@ DEFAULT_BRANCH: Final = "main"
 UPDATE_BRANCH_PREFIX: Final = "scaffold/update-"
 ENVIRONMENTS: Final = ("dev", "staging", "prod")
 REPO_KINDS: Final = ("app", "infra")
+# Template of one app inside a fleet (rendered INTO the fleet, not a repo of its own).
+FLEET_APP_KIND: Final = "fleet-app"
+FLEET_APPS_DIR: Final = "apps"
+# Where an app's per-env overlay lives in a fleet; release pipelines set the image
+# tag of the dev overlay there (`kustomize edit set image` / images[0].newTag).
+FLEET_APP_OVERLAY: Final = "apps/{name}/overlays/{env}"
+# Flux fleets: one Kustomization per app and env.
+FLUX_APP_KUSTOMIZATION: Final = "clusters/{env}/apps/{name}.yaml"
+GITOPS_ENGINES: Final = ("flux", "argocd")
+SECRETS_MODES: Final = ("sops", "sealed-secrets", "none")
+# Flux Kustomization names the fleet itself uses; an app may not take them.
+RESERVED_APP_NAMES: Final = frozenset(
+    {"flux-system", "infra-controllers", "infra-configs", "secrets", "apps", "root"}
+    | {"platform", "argo-cd", "kyverno", "kube-prometheus-stack", "sealed-secrets"}
+)
 TEMPLATE_ENV_VAR: Final = "SCAFFOLD_TEMPLATE"
 CONFIG_ENV_VAR: Final = "SCAFFOLD_CONFIG"
 CHECK_CONFIG_FILE: Final = ".scaffold.yaml"

@@ -5,6 +5,7 @@ module is the composition root's entry point.
 """
 
 from scaffold.cli import check as _check  # noqa: F401  (registers the command)
+from scaffold.cli import fleet as _fleet  # noqa: F401  (registers the command)
 from scaffold.cli import new as _new  # noqa: F401  (registers the command)
 from scaffold.cli import protect as _protect  # noqa: F401
 from scaffold.cli.app import app

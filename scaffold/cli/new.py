@@ -11,6 +11,7 @@ import yaml
 
 from scaffold.adapters.git import Git
 from scaffold.adapters.templates import CopierTemplates
+from scaffold.cli import fleet as fleet_cli
 from scaffold.cli.app import app, handle_errors
 from scaffold.config import resolve_template
 from scaffold.errors import InvalidAnswerError, UsageError
@@ -85,6 +86,10 @@ def new(
         str | None,
         typer.Option("--author", help="First commit author, 'Name <email>'."),
     ] = None,
+    infra: Annotated[
+        Path | None,
+        typer.Option("--infra", help="Also register the app in this fleet repo."),
+    ] = None,
 ) -> None:
     """Generate a new app or infra repo."""
     with handle_errors():
@@ -94,6 +99,8 @@ def new(
         if "name" not in data and not defaults:
             raise InvalidAnswerError(key="name", rule="required")
         source = resolve_template(template, ref, os.environ)
+        if infra is not None:  # fail before writing anything
+            fleet_cli.check_infra(infra, kind.value, data)
         git = Git()
         target = dest or Path(str(data.get("name", kind.value)))
         result = create_repo(
@@ -107,3 +114,9 @@ def new(
             author=author,
         )
         typer.echo(f"Created {result.kind.value} repo {result.path}")
+        if infra is not None:
+            typer.echo(
+                fleet_cli.register_new_app(
+                    infra, result.answers, source, commit=not no_git
+                )
+            )

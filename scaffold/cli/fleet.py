@@ -1,0 +1,169 @@
+"""``scaffold fleet``: work inside a fleet (infra) repo.
+
+``scaffold fleet add-app FLEET --set name=web --set app_image=ghcr.io/acme/web``
+registers an app (also third-party images without an app repo);
+``scaffold new app DEST --infra FLEET`` uses :func:`register_new_app` to do the same
+for the app repo it just generated.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from scaffold.adapters.git import Git
+from scaffold.adapters.sops import Sops
+from scaffold.adapters.templates import CopierTemplates
+from scaffold.cli.app import app, handle_errors
+from scaffold.config import resolve_template
+from scaffold.errors import DirtyRepoError, UsageError
+from scaffold.models import TemplateSource
+from scaffold.services.fleet import (
+    AddedApp,
+    Fleet,
+    add_app,
+    fleet_answers_from_app,
+    preflight,
+    write_example_secret,
+)
+
+fleet_app = typer.Typer(
+    name="fleet",
+    help="Work inside a fleet (infra) repo: register apps, add an example secret.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(fleet_app, name="fleet")
+
+
+def _parse_set(values: list[str]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
+        result[key.strip()] = value
+    return result
+
+
+def _load_answers(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--answers {path}: cannot read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--answers {path}: invalid YAML") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"--answers {path}: must be a YAML mapping of key: value")
+    return {str(k): v for k, v in data.items() if not str(k).startswith("_")}
+
+
+def _summary(added: AddedApp) -> str:
+    where = (
+        "clusters/<env>/apps/" + added.name + ".yaml (Flux Kustomizations)"
+        if added.fleet.engine == "flux"
+        else "the apps-<env> ApplicationSets (Argo CD)"
+    )
+    line = (
+        f"Added app {added.name} to fleet {added.fleet.path} "
+        f"(apps/{added.name}, registered via {where})"
+    )
+    if added.commit:
+        line += f"; committed {added.commit[:12]}"
+    return line
+
+
+@fleet_app.command("add-app")
+def add_app_command(
+    fleet: Annotated[Path, typer.Argument(help="Path of the fleet (infra) repo.")],
+    *,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Answer KEY=VALUE (repeatable): name, app_image, app_tag, "
+            "container_port, replicas, health_path, autoscaling, description.",
+        ),
+    ] = None,
+    answers: Annotated[
+        Path | None, typer.Option("--answers", help="YAML file of answers.")
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option("--template", help="Template source (git URL or path)."),
+    ] = None,
+    ref: Annotated[
+        str | None,
+        typer.Option("--ref", help="Template version (git tag); default: latest."),
+    ] = None,
+    no_commit: Annotated[
+        bool, typer.Option("--no-commit", help="Write the files but do not commit.")
+    ] = False,
+) -> None:
+    """Register an app in a fleet, also a third-party image without an app repo."""
+    with handle_errors():
+        data = {**_load_answers(answers), **_parse_set(set_ or [])}
+        source = resolve_template(template, ref, os.environ)
+        git = Git()
+        added = add_app(
+            fleet_path=fleet,
+            answers=data,
+            source=source,
+            templates=CopierTemplates(git=git),
+            git=None if no_commit else git,
+        )
+        typer.echo(_summary(added))
+
+
+@fleet_app.command("example-secret")
+def example_secret_command(
+    fleet: Annotated[Path, typer.Argument(help="Path of the fleet (infra) repo.")],
+    *,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace existing example secrets.")
+    ] = False,
+) -> None:
+    """Write a SOPS-encrypted example Secret to secrets/<env>/ (Flux + sops)."""
+    with handle_errors():
+        written = write_example_secret(
+            fleet_path=fleet, encryptor=Sops(), git=Git(), force=force
+        )
+        for rel in written:
+            typer.echo(f"Encrypted {rel}")
+
+
+# --- used by `scaffold new app DEST --infra FLEET` ---------------------------------
+
+
+def check_infra(infra: Path, kind: str, data: dict[str, Any]) -> Fleet:
+    """Fail fast (exit 2, nothing written) before the app repo is generated."""
+    if kind != "app":
+        raise UsageError("--infra: only `scaffold new app` can register into a fleet")
+    fleet = preflight(infra, data.get("name"))
+    git = Git()
+    if git.is_repo_root(fleet.path) and git.is_dirty(fleet.path):
+        raise DirtyRepoError(path=str(fleet.path))
+    return fleet
+
+
+def register_new_app(
+    infra: Path, app_answers: dict[str, Any], source: TemplateSource, *, commit: bool
+) -> str:
+    """Register the freshly generated app repo in the fleet; return a summary."""
+    git = Git()
+    added = add_app(
+        fleet_path=infra,
+        answers=fleet_answers_from_app(app_answers),
+        source=source,
+        templates=CopierTemplates(git=git),
+        git=git if commit else None,
+    )
+    return _summary(added)

@@ -1,0 +1,337 @@
+"""Use case: register apps in a fleet (infra) repo.
+
+Each app is its own Copier instance of the ``fleet-app`` template, rendered into the
+fleet with its own answers file ``apps/<name>/.copier-answers.yml`` so that
+``scaffold update`` (copier update with that answers file) can update it later.
+
+Flux fleets get one Kustomization per app and env (``clusters/<env>/apps/<name>.yaml``);
+Argo CD fleets need nothing besides ``apps/<name>/overlays/<env>``, which the
+ApplicationSets discover. Nothing shared is edited, so two apps never conflict.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets as _secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from scaffold.adapters.git import Git
+from scaffold.errors import (
+    AppExistsError,
+    DirtyRepoError,
+    InvalidAnswerError,
+    NotAFleetError,
+    UsageError,
+)
+from scaffold.layout import (
+    ANSWERS_FILE,
+    ENVIRONMENTS,
+    FLEET_APP_KIND,
+    FLEET_APPS_DIR,
+    GITOPS_ENGINES,
+    RESERVED_APP_NAMES,
+    SECRETS_MODES,
+)
+from scaffold.models import Question, TemplateSource
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# answers the app inherits from the fleet; the caller may not override them
+_INHERITED = ("gitops_engine", "secrets")
+
+
+class FleetAppRenderer(Protocol):
+    """What this service needs from the template adapter."""
+
+    def questions(self, source: TemplateSource) -> list[Question]: ...
+
+    def render(
+        self,
+        source: TemplateSource,
+        dest: Path,
+        answers: dict[str, Any],
+        *,
+        answers_file: str | None = None,
+    ) -> dict[str, Any]: ...
+
+
+class Encryptor(Protocol):
+    """Encrypts a YAML document with the fleet's SOPS rules (adapters.sops.Sops)."""
+
+    def encrypt_yaml(self, plaintext: str, *, root: Path, filename: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fleet:
+    """A fleet repo as read from its root answers file."""
+
+    path: Path
+    name: str
+    owner: str
+    engine: str
+    secrets: str
+    default_branch: str
+    answers: dict[str, Any]
+
+    def app_dir(self, app: str) -> Path:
+        return self.path / FLEET_APPS_DIR / app
+
+    def apps(self) -> list[str]:
+        """Names of the apps registered in the fleet (those with an answers file)."""
+        root = self.path / FLEET_APPS_DIR
+        if not root.is_dir():
+            return []
+        return sorted(p.parent.name for p in root.glob(f"*/{ANSWERS_FILE}"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddedApp:
+    """Result of :func:`add_app`."""
+
+    fleet: Fleet
+    name: str
+    answers: dict[str, Any]
+    answers_file: str
+    files: list[str] = field(default_factory=list)  # relative to the fleet
+    commit: str | None = None
+
+
+def answers_file_for(app: str) -> str:
+    """The answers file of ``app`` inside a fleet, relative to the fleet root."""
+    return f"{FLEET_APPS_DIR}/{app}/{ANSWERS_FILE}"
+
+
+def read_fleet(path: Path, *, field: str = "fleet") -> Fleet:
+    """Read and check the fleet at ``path``; raise a UsageError if it is none.
+
+    ``field`` names the argument in error messages (e.g. ``--infra``).
+    """
+    shown = str(path)
+    if not path.exists():
+        raise NotAFleetError(field=field, path=shown, reason="no such directory")
+    if not path.is_dir():
+        raise NotAFleetError(field=field, path=shown, reason="not a directory")
+    answers_path = path / ANSWERS_FILE
+    if not answers_path.is_file():
+        raise NotAFleetError(field=field, path=shown, reason=f"no {ANSWERS_FILE}")
+    try:
+        data = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise NotAFleetError(
+            field=field, path=shown, reason=f"{ANSWERS_FILE} is not YAML"
+        ) from exc
+    if not isinstance(data, dict) or data.get("repo_kind") != "infra":
+        kind = data.get("repo_kind") if isinstance(data, dict) else None
+        raise NotAFleetError(
+            field=field,
+            path=shown,
+            reason=f"repo_kind is {kind!r} in {ANSWERS_FILE}, not 'infra'",
+        )
+    engine = str(data.get("gitops_engine", ""))
+    mode = str(data.get("secrets", ""))
+    if engine not in GITOPS_ENGINES:
+        raise NotAFleetError(
+            field=field, path=shown, reason=f"unknown gitops_engine {engine!r}"
+        )
+    if mode not in SECRETS_MODES:
+        raise NotAFleetError(
+            field=field, path=shown, reason=f"unknown secrets {mode!r}"
+        )
+    return Fleet(
+        path=path.resolve(),
+        name=str(data.get("name", path.name)),
+        owner=str(data.get("owner", "")),
+        engine=engine,
+        secrets=mode,
+        default_branch=str(data.get("default_branch", "main")),
+        answers=dict(data),
+    )
+
+
+def check_app_name(fleet: Fleet, name: object) -> str:
+    """Validate the app name for this fleet; return it."""
+    if name is None or name == "":
+        raise InvalidAnswerError(key="name", rule="required")
+    text = str(name)
+    if not _DNS_LABEL.match(text) or len(text) > 40:
+        raise InvalidAnswerError(
+            key="name",
+            rule="must be a DNS-1123 label of at most 40 characters "
+            "(lowercase letters, digits and '-')",
+        )
+    if text in RESERVED_APP_NAMES:
+        raise InvalidAnswerError(
+            key="name", rule=f"{text!r} is reserved for the fleet's own objects"
+        )
+    if fleet.app_dir(text).exists():
+        raise AppExistsError(name=text, fleet=str(fleet.path))
+    return text
+
+
+def preflight(path: Path, name: object, *, field: str = "--infra") -> Fleet:
+    """Everything :func:`add_app` checks before writing (for ``new app --infra``)."""
+    fleet = read_fleet(path, field=field)
+    check_app_name(fleet, name)
+    return fleet
+
+
+def fleet_answers_from_app(app_answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers for the fleet-app template derived from an app repo's answers."""
+    result: dict[str, Any] = {}
+    for key in ("name", "description", "container_port", "codeowners"):
+        if key in app_answers:
+            result[key] = app_answers[key]
+    registry = app_answers.get("image_registry")
+    if registry and app_answers.get("name"):
+        result["app_image"] = f"{registry}/{app_answers['name']}"
+    return result
+
+
+def _check_known(answers: dict[str, Any], questions: list[Question]) -> None:
+    known = {q.key for q in questions}
+    for key in answers:
+        if key not in known:
+            raise InvalidAnswerError(
+                key=key, rule=f"unknown key (known: {', '.join(sorted(known))})"
+            )
+
+
+def add_app(
+    *,
+    fleet_path: Path,
+    answers: dict[str, Any],
+    source: TemplateSource,
+    templates: FleetAppRenderer,
+    git: Git | None,
+    author: str | None = None,
+) -> AddedApp:
+    """Render the fleet-app template for ``answers['name']`` into the fleet.
+
+    Renders into a temporary directory first and copies the result in only when
+    everything succeeded, so a bad answer writes nothing. With ``git`` and a fleet
+    that is a git work tree, the fleet must be clean and the app is committed.
+    """
+    fleet = read_fleet(fleet_path)
+    name = check_app_name(fleet, answers.get("name"))
+    for key in _INHERITED:
+        if key in answers and answers[key] != fleet.answers.get(key):
+            raise InvalidAnswerError(
+                key=key,
+                rule=f"is {fleet.answers.get(key)!r} for every app of this fleet",
+            )
+    data: dict[str, Any] = {
+        "owner": fleet.owner,
+        "default_branch": fleet.default_branch,
+        **{k: v for k, v in answers.items() if k not in _INHERITED},
+        "repo_kind": FLEET_APP_KIND,
+        "gitops_engine": fleet.engine,
+        "secrets": fleet.secrets,
+    }
+    if "codeowners" in fleet.answers and "codeowners" not in answers:
+        data["codeowners"] = fleet.answers["codeowners"]
+    _check_known(data, templates.questions(source))
+    use_git = git is not None and git.is_repo_root(fleet.path)
+    if use_git and git is not None and git.is_dirty(fleet.path):
+        raise DirtyRepoError(path=str(fleet.path))
+    answers_file = answers_file_for(name)
+    with tempfile.TemporaryDirectory(prefix=f"scaffold-app-{name}-") as tmp:
+        staging = Path(tmp) / "out"
+        final = templates.render(source, staging, data, answers_file=answers_file)
+        files = sorted(
+            str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
+        )
+        clashes = [f for f in files if (fleet.path / f).exists()]
+        if clashes:
+            raise UsageError(
+                f"name: app {name!r} would overwrite {', '.join(clashes)} in the fleet"
+            )
+        for rel in files:
+            target = fleet.path / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(staging / rel, target)
+    commit = None
+    if use_git and git is not None:
+        git.run(fleet.path, "add", "--", *files)
+        args = ["commit", "-q", "--no-verify", "-m", f"feat(apps): add {name}"]
+        if author:
+            args += ["--author", author]
+        git.run(fleet.path, *args)
+        commit = git.run(fleet.path, "rev-parse", "HEAD").strip()
+    return AddedApp(
+        fleet=fleet,
+        name=name,
+        answers=final,
+        answers_file=answers_file,
+        files=files,
+        commit=commit,
+    )
+
+
+EXAMPLE_SECRET_NAME = "example"
+
+
+def example_secret_manifest(env: str, value: str) -> str:
+    """The plaintext example Secret (kept in memory only, never written)."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": EXAMPLE_SECRET_NAME,
+            "namespace": "flux-system",
+            "labels": {"app.kubernetes.io/part-of": "fleet-secrets-example"},
+        },
+        "type": "Opaque",
+        "stringData": {"environment": env, "token": value},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def write_example_secret(
+    *,
+    fleet_path: Path,
+    encryptor: Encryptor,
+    git: Git | None = None,
+    force: bool = False,
+) -> list[str]:
+    """Write ``secrets/<env>/example.sops.yaml`` (SOPS-encrypted) for every env.
+
+    The plaintext is generated in memory and handed to sops on stdin; only the
+    encrypted document is written. With ``git`` and a fleet that is a git work
+    tree, the fleet must be clean and the files are committed. Returns the written
+    paths (fleet-relative).
+    """
+    fleet = read_fleet(fleet_path)
+    use_git = git is not None and git.is_repo_root(fleet.path)
+    if use_git and git is not None and git.is_dirty(fleet.path):
+        raise DirtyRepoError(path=str(fleet.path))
+    if fleet.secrets != "sops":
+        raise UsageError(
+            f"secrets: the fleet uses {fleet.secrets!r}; an example SOPS secret "
+            "needs secrets=sops"
+        )
+    if fleet.engine != "flux":
+        raise UsageError(
+            "gitops_engine: Argo CD fleets decrypt SOPS with KSOPS inside each app "
+            "overlay (see the fleet README); there is no secrets/<env> directory"
+        )
+    written: list[str] = []
+    for env in ENVIRONMENTS:
+        rel = f"secrets/{env}/{EXAMPLE_SECRET_NAME}.sops.yaml"
+        target = fleet.path / rel
+        if target.exists() and not force:
+            raise UsageError(f"{rel} exists (use --force to replace it)")
+        plaintext = example_secret_manifest(env, _secrets.token_urlsafe(24))
+        encrypted = encryptor.encrypt_yaml(plaintext, root=fleet.path, filename=rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(encrypted, encoding="utf-8")
+        written.append(rel)
+    if use_git and git is not None:
+        git.run(fleet.path, "add", "--", *written)
+        msg = "chore(secrets): add SOPS-encrypted example secrets"
+        git.run(fleet.path, "commit", "-q", "--no-verify", "-m", msg)
+    return written
