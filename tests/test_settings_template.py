@@ -22,12 +22,19 @@ from tests.github_fake import GitHubSpec, require_spec
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "app": {"repo_kind": "app", "name": "payments-api", "owner": "acme"},
-    "infra": {"repo_kind": "infra", "name": "fleet-infra", "owner": "acme"},
+    "infra": {
+        "repo_kind": "infra",
+        "name": "fleet-infra",
+        "owner": "acme",
+        "secrets": "none",
+    },
     "infra-strict": {
         "repo_kind": "infra",
         "name": "fleet-strict",
         "owner": "acme",
         "default_branch": "trunk",
+        "gitops_engine": "argocd",
+        "secrets": "sealed-secrets",
         "required_approvals": 3,
         "require_code_owner_review": False,
         "require_signed_commits": True,
@@ -174,7 +181,12 @@ def test_required_approvals_out_of_range(
         create_repo(
             kind=RepoKind.INFRA,
             dest=tmp_path / "out",
-            answers={"name": "fleet", "owner": "acme", "required_approvals": approvals},
+            answers={
+                "name": "fleet",
+                "owner": "acme",
+                "secrets": "none",
+                "required_approvals": approvals,
+            },
             source=TemplateSource(url=str(template_repo), ref="v0.1.0"),
             templates=CopierTemplates(git=Git()),
             git=None,
