@@ -37,7 +37,7 @@ class MissingAnswersError(UsageError):
         super().__init__(
             "missing answers (no terminal to ask): "
             + ", ".join(keys)
-            + "; pass --set KEY=VALUE, --answers FILE or --defaults"
+            + "; pass them with --set KEY=VALUE or --answers FILE"
         )
 
 
@@ -80,6 +80,24 @@ class GitError(ScaffoldError):
         self.stderr = stderr
         detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
         super().__init__(f"git {' '.join(args[:2])} failed ({returncode}): {detail}")
+
+
+class Aborted(ScaffoldError):
+    """The user declined to go on (exit 1, nothing written)."""
+
+
+class UpdateConflictError(ScaffoldError):
+    """A template update left conflicts for the user to resolve (exit 3)."""
+
+    exit_code: ClassVar[int] = 3
+
+    def __init__(self, *, count: int, branch: str) -> None:
+        self.count = count
+        self.branch = branch
+        super().__init__(
+            f"the update left {count} conflict(s) on branch {branch}; resolve them, "
+            "then commit (nothing was committed)"
+        )
 
 
 class Interrupted(ScaffoldError):

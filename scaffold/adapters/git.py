@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from scaffold.errors import GitError
+from scaffold.errors import GitError, UsageError
 
 
 class Git:
@@ -18,12 +19,19 @@ class Git:
         base.setdefault("GIT_TERMINAL_PROMPT", "0")
         self._env = base
 
-    def run(self, repo: Path, *args: str, check: bool = True) -> str:
-        """Run ``git -C repo args``; return stdout."""
+    def run(
+        self,
+        repo: Path,
+        *args: str,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        """Run ``git -C repo args`` (``env`` adds variables); return stdout."""
         cmd = ["git", "-C", str(repo), *args]
+        full_env = {**self._env, **env} if env else self._env
         try:
             proc = subprocess.run(
-                cmd, capture_output=True, text=True, env=self._env, check=False
+                cmd, capture_output=True, text=True, env=full_env, check=False
             )
         except FileNotFoundError as exc:  # git not installed
             raise GitError(args=list(args), returncode=127, stderr=str(exc)) from exc
@@ -45,13 +53,32 @@ class Git:
         self.run(path, "init", "-q", "-b", branch)
 
     def commit_all(self, path: Path, message: str, *, author: str | None = None) -> str:
-        """Stage everything and commit; return the new commit sha."""
+        """Stage everything and commit; return the new commit sha.
+
+        ``author`` is ``"Name <email>"``; it is also the committer when git has no
+        committer identity configured.
+        """
         self.run(path, "add", "-A")
-        args = ["commit", "-q", "--no-verify", "-m", message]
+        env: dict[str, str] = {}
         if author:
-            args += ["--author", author]
-        self.run(path, *args)
+            name, email = parse_ident(author)
+            env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
+            if not self.has_identity(path, "GIT_COMMITTER_IDENT"):
+                env |= {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        self.run(path, "commit", "-q", "--no-verify", "-m", message, env=env)
         return self.run(path, "rev-parse", "HEAD").strip()
+
+    def has_identity(self, path: Path, which: str = "GIT_AUTHOR_IDENT") -> bool:
+        """True if git can name the author (or committer) without guessing.
+
+        Uses ``git var``, which fails exactly when ``git commit`` would ("Please tell
+        me who you are"); it honours config and ``GIT_AUTHOR_*`` variables.
+        """
+        try:
+            self.run(path, "var", which)
+        except GitError:
+            return False
+        return True
 
     def is_dirty(self, path: Path) -> bool:
         """True if the work tree has staged, unstaged or untracked changes."""
@@ -66,3 +93,14 @@ class Git:
         name = self.run(path, "config", "user.name", check=False).strip()
         email = self.run(path, "config", "user.email", check=False).strip()
         return (name, email) if name and email else None
+
+
+_IDENT = re.compile(r"^(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+@[^<>\s]+)>$")
+
+
+def parse_ident(text: str) -> tuple[str, str]:
+    """Split ``"Name <email>"``; raise UsageError when it is not that shape."""
+    match = _IDENT.match(text.strip())
+    if not match:
+        raise UsageError(f"--author {text!r}: expected 'Name <email@host>'")
+    return match["name"].strip(), match["email"]
