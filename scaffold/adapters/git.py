@@ -94,6 +94,71 @@ class Git:
         email = self.run(path, "config", "user.email", check=False).strip()
         return (name, email) if name and email else None
 
+    def head(self, path: Path) -> str:
+        """The sha of HEAD."""
+        return self.run(path, "rev-parse", "HEAD").strip()
+
+    def current_branch(self, path: Path) -> str | None:
+        """The checked-out branch, or None on a detached HEAD."""
+        out = self.run(path, "symbolic-ref", "-q", "--short", "HEAD", check=False)
+        return out.strip() or None
+
+    def branches(self, path: Path) -> list[str]:
+        """Local branch names."""
+        out = self.run(path, "for-each-ref", "--format=%(refname:short)", "refs/heads")
+        return out.split()
+
+    def switch_new(self, path: Path, branch: str) -> None:
+        """Create ``branch`` at HEAD and switch to it (works with a dirty tree)."""
+        self.run(path, "switch", "-q", "-c", branch)
+
+    def restore(self, path: Path, *, branch: str | None, sha: str) -> None:
+        """Throw away every change and go back to ``branch`` (or detached ``sha``)."""
+        self.run(path, "reset", "-q", "--hard")
+        self.run(path, "clean", "-q", "-fd")
+        if branch:
+            self.run(path, "switch", "-q", "--discard-changes", branch)
+        else:
+            self.run(path, "switch", "-q", "--discard-changes", "--detach", sha)
+
+    def delete_branch(self, path: Path, branch: str) -> None:
+        """Delete a local branch, merged or not."""
+        self.run(path, "branch", "-q", "-D", branch)
+
+    def changed_paths(self, path: Path) -> list[str]:
+        """Paths with staged, unstaged or untracked changes (renames as new path)."""
+        out = self.run(path, "status", "--porcelain", "-z", "--untracked-files=all")
+        entries = out.split("\0")
+        result: list[str] = []
+        i = 0
+        while i < len(entries):
+            entry = entries[i]
+            i += 1
+            if not entry:
+                continue
+            result.append(entry[3:])
+            if entry[0] in "RC":  # rename/copy: the next entry is the source
+                i += 1
+        return result
+
+    def unmerged_paths(self, path: Path) -> list[str]:
+        """Paths with unmerged index entries (conflicts)."""
+        out = self.run(path, "diff", "--name-only", "--diff-filter=U")
+        return [line for line in out.splitlines() if line]
+
+    def staged_diff(self, path: Path) -> str:
+        """Stage everything and return the diff against HEAD (for throwaway clones)."""
+        self.run(path, "add", "-A")
+        return self.run(path, "diff", "--cached", "--no-color", "HEAD")
+
+    def show(self, path: Path, rev: str = "HEAD") -> str:
+        """``git show`` of one commit (message and patch)."""
+        return self.run(path, "show", "--no-color", "--format=%s", rev)
+
+    def clone(self, src: Path, dest: Path) -> None:
+        """A local clone of ``src`` at its checked-out commit."""
+        self.run(dest.parent, "clone", "-q", "--no-hardlinks", str(src), dest.name)
+
 
 _IDENT = re.compile(r"^(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+@[^<>\s]+)>$")
 
