@@ -131,7 +131,9 @@ def test_conflicting_edit_is_reported_not_committed(project: Path) -> None:
 
     assert code == 3, out
     assert "CONFLICT UPDATE_NOTES.md" in out
-    assert "error: the update left 1 conflict(s) on branch scaffold/update-v1.1.0" in out
+    assert (
+        "error: the update left 1 conflict(s) on branch scaffold/update-v1.1.0" in out
+    )
     assert head(project) == start  # nothing committed
     assert git(project, "branch", "--show-current").strip() == "scaffold/update-v1.1.0"
     text = notes.read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from scaffold.adapters.git import Git
-from scaffold.errors import InvalidAnswerError, TemplateError, UsageError
+from scaffold.errors import GitError, InvalidAnswerError, TemplateError, UsageError
 from scaffold.layout import ANSWERS_FILE, TEMPLATE_CONFIG
 from scaffold.models import Question, TemplateSource
 
@@ -84,7 +84,13 @@ class CopierTemplates:
             root = Path(source.url)
             ref = source.ref
             if ref and ref != "HEAD" and self._git.is_repo_root(root):
-                return self._git.run(root, "show", f"{ref}:{TEMPLATE_CONFIG}")
+                try:
+                    return self._git.run(root, "show", f"{ref}:{TEMPLATE_CONFIG}")
+                except GitError as exc:
+                    raise UsageError(
+                        f"--ref {ref}: no such version (or no {TEMPLATE_CONFIG}) "
+                        f"in template {source.url}"
+                    ) from exc
             path = root / TEMPLATE_CONFIG
             if not path.is_file():
                 raise UsageError(f"template: no {TEMPLATE_CONFIG} in {source.url}")

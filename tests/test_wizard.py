@@ -1,0 +1,227 @@
+"""The ``scaffold new`` wizard: its questions are copier.yml's, and it runs on a tty."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pexpect
+import pytest
+import yaml
+
+from scaffold import __version__
+from scaffold.adapters.git import Git
+from scaffold.adapters.templates import CopierTemplates
+from scaffold.cli.wizard import Validate, run_wizard
+from scaffold.errors import InvalidAnswerError
+from scaffold.models import TemplateSource
+from scaffold.services.answers import AnswerRules
+from tests.helpers import PROJECT_ROOT, git, leftovers
+
+KINDS = ("app", "infra")
+
+
+def copier_yml() -> dict[str, Any]:
+    data = yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def visible_questions(kind: str) -> list[str]:
+    """copier.yml's non-hidden questions for ``kind``, read without our code."""
+    keys = []
+    for key, spec in copier_yml().items():
+        if key.startswith("_"):
+            continue
+        when = spec.get("when", True) if isinstance(spec, dict) else True
+        if isinstance(when, str):
+            when = jinja2.Template(when).render(repo_kind=kind).strip() == "True"
+        if when:
+            keys.append(key)
+    return keys
+
+
+class ScriptedPrompter:
+    """A Prompter that answers from a script (else the default) and records."""
+
+    def __init__(self, kind: str, replies: dict[str, list[str]]) -> None:
+        self.kind = kind
+        self.replies = replies
+        self.asked: list[str] = []
+        self.messages: dict[str, str] = {}
+        self.errors: dict[str, list[str]] = {}
+        self.confirmed: bool | None = None
+
+    def _key(self, message: str) -> str:
+        key = message.rsplit("[", 1)[1].rstrip("]")
+        self.messages[key] = message
+        if key not in self.asked:
+            self.asked.append(key)
+        return key
+
+    def select(self, message: str, choices: list[tuple[str, Any]], default: Any) -> Any:
+        key = self._key(message)
+        if key == "repo_kind":
+            return self.kind
+        return default if default is not None else choices[0][1]
+
+    def text(self, message: str, default: str, validate: Validate) -> str:
+        key = self._key(message)
+        script = self.replies.get(key, [])
+        reply = script.pop(0) if script else default
+        if (problem := validate(reply)) is not None:
+            self.errors.setdefault(key, []).append(problem)
+        return reply
+
+    def confirm(self, message: str, default: bool) -> bool:
+        self.confirmed = default
+        return default
+
+    def show(self, text: str) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def rules() -> AnswerRules:
+    templates = CopierTemplates(git=Git())
+    return AnswerRules(templates.questions(TemplateSource(url=str(PROJECT_ROOT))))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_wizard_asks_exactly_copier_questions(rules: AnswerRules, kind: str) -> None:
+    prompter = ScriptedPrompter(kind, {"name": ["demo"], "owner": ["acme"]})
+    answers = run_wizard(rules, {}, prompter=prompter)
+    assert prompter.asked == visible_questions(kind)
+    assert list(answers) == visible_questions(kind)
+    assert answers["repo_kind"] == kind
+    for key in prompter.asked:  # the help text is copier.yml's
+        assert prompter.messages[key] == f"{copier_yml()[key]['help']} [{key}]"
+
+
+def test_defaults_follow_earlier_answers(rules: AnswerRules) -> None:
+    prompter = ScriptedPrompter("app", {"name": ["pay"], "owner": ["Acme"]})
+    answers = run_wizard(rules, {}, prompter=prompter)
+    assert answers["image_registry"] == "ghcr.io/acme"
+    assert answers["infra_repo"] == "Acme/fleet-infra"
+    assert answers["description"] == "pay service"
+    assert answers["container_port"] == 8080
+
+
+def test_invalid_answer_is_asked_again(rules: AnswerRules) -> None:
+    prompter = ScriptedPrompter(
+        "app",
+        {"name": ["Bad_Name", "../x", "ok-name"], "owner": ["acme"],
+         "container_port": ["80", "9000"]},
+    )  # fmt: skip
+    answers = run_wizard(rules, {}, prompter=prompter)
+    assert answers["name"] == "ok-name"
+    assert answers["container_port"] == 9000
+    assert prompter.errors["name"][0].startswith("must be a DNS-1123 label")
+    assert prompter.errors["name"][1] == "must not contain '..' (path traversal)"
+    assert prompter.errors["container_port"] == [
+        "must be an integer between 1024 and 65535"
+    ]
+
+
+def test_given_answers_are_not_asked(rules: AnswerRules) -> None:
+    prompter = ScriptedPrompter("app", {"owner": ["acme"]})
+    answers = run_wizard(
+        rules,
+        {"repo_kind": "app", "name": "given"},
+        prompter=prompter,
+        use_defaults=True,
+    )
+    assert prompter.asked == ["owner"]  # --defaults: only what has no default
+    assert answers["name"] == "given"
+    with pytest.raises(InvalidAnswerError, match="colour: unknown key"):
+        run_wizard(rules, {"colour": "red"}, prompter=prompter)
+
+
+# --- a real terminal -------------------------------------------------------------
+
+
+def spawn(cwd: Path, *args: str) -> pexpect.spawn:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "TERM": "xterm",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+    }
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "scaffold", "new", *args],
+        cwd=str(cwd),
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 200),
+    )
+
+
+def test_wizard_on_a_terminal(template_repo: Path, tmp_path: Path) -> None:
+    child = spawn(tmp_path, "--template", str(template_repo))
+    child.expect(r"What kind of repository do you want\? \[repo_kind\]")
+    child.send("\r")  # first choice: app
+    child.expect(r"\[name\]")
+    child.send("Bad_Name\r")
+    child.expect("must be a DNS-1123 label")
+    child.send("\x15good-name\r")  # Ctrl-U clears the line, then the correction
+    child.expect(r"\[owner\]")
+    child.send("acme\r")
+    for key in visible_questions("app"):
+        if key in {"repo_kind", "name", "owner"}:
+            continue
+        child.expect(rf"\[{key}\]")
+        child.send("\r")  # accept the default
+    child.expect("Summary:")
+    child.expect(r"image_registry\s+ghcr.io/acme")
+    child.expect(r"Generate this repository\?")
+    child.send("y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+
+    repo = tmp_path / "good-name"
+    answers = yaml.safe_load((repo / ".copier-answers.yml").read_text("utf-8"))
+    assert answers["name"] == "good-name"
+    assert answers["owner"] == "acme"
+    assert answers["_commit"] == f"v{__version__}"
+    assert (
+        git(repo, "log", "--format=%s").strip() == "chore: scaffold app repo good-name"
+    )
+
+
+def test_ctrl_c_exits_130_and_writes_nothing(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    child = spawn(tmp_path, "app", "--template", str(template_repo))
+    child.expect(r"\[name\]")
+    child.send("half")
+    child.send("\x03")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert "interrupted; nothing was written" in str(child.before)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_declining_the_summary_writes_nothing(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    child = spawn(
+        tmp_path, "app", "--template", str(template_repo), "--defaults",
+        "--set", "owner=acme",
+    )  # fmt: skip
+    child.expect(r"\[name\]")
+    child.send("svc\r")
+    child.expect(r"Generate this repository\?")
+    child.send("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert "aborted; nothing was written" in str(child.before)
+    assert list(tmp_path.iterdir()) == []
+    assert leftovers(tmp_path) == []
