@@ -91,13 +91,17 @@ class UpdateConflictError(ScaffoldError):
 
     exit_code: ClassVar[int] = 3
 
-    def __init__(self, *, count: int, branch: str) -> None:
+    def __init__(self, *, count: int, branch: str | None) -> None:
         self.count = count
         self.branch = branch
-        super().__init__(
-            f"the update left {count} conflict(s) on branch {branch}; resolve them, "
-            "then commit (nothing was committed)"
-        )
+        if branch is None:
+            message = f"the update would leave {count} conflict(s) (dry run)"
+        else:
+            message = (
+                f"the update left {count} conflict(s) on branch {branch}; "
+                "resolve them, then commit (nothing was committed)"
+            )
+        super().__init__(message)
 
 
 class Interrupted(ScaffoldError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import copier
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from scaffold import __version__
 from scaffold.cli import app
+from scaffold.services.answers import safety_rule
 from scaffold.services.new import default_ref
 from tests.helpers import git, leftovers, tree
 
@@ -334,3 +336,42 @@ def test_help_lists_commands() -> None:
     code, out = run("--help")
     assert code == 0
     assert "new" in out and "update" in out
+
+
+def test_copier_warnings_become_notes(template_repo: Path, tmp_path: Path) -> None:
+    """A dirty template at HEAD: copier's DirtyLocalWarning is one note, no noise."""
+    tpl = tmp_path / "tpl"
+    shutil.copytree(template_repo, tpl)
+    readme = tpl / "templates" / "app" / "README.md.jinja"
+    readme.write_text(readme.read_text("utf-8") + "uncommitted line\n", "utf-8")
+    dest = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["new", "app", str(dest), "--template", str(tpl), "--ref", "HEAD", *BASE],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "note: Dirty template changes included automatically.\n"
+    assert "uncommitted line" in (dest / "README.md").read_text("utf-8")
+    assert "Warning" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        ("ok value", None),
+        ("a/b-c_d.e", None),
+        ("../x", "must not contain '..' (path traversal)"),
+        ("/etc", "must not be an absolute path"),
+        ("~root", "must not be an absolute path"),
+        ("a\\b", "must not contain '\\'"),
+        ("tab\there", "must be a single line without control characters"),
+        ("key: value", "must not contain ': '"),
+        ("trailing:", "must not end with ':'"),
+        ("${{ github.token }}", "must not contain template syntax"),
+        ("$(id)", "must not contain '$'"),
+        ("${HOME}", "must not contain '$'"),
+        ("`id`", "must not contain quotes"),
+    ],
+)
+def test_safety_rule(value: str, rule: str | None) -> None:
+    assert safety_rule(value) == rule

@@ -8,8 +8,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from scaffold.adapters.git import Git
 from scaffold.cli import app
-from scaffold.services.update import branch_for, latest_tag
+from scaffold.services.update import branch_for, find_conflicts, latest_tag
 from tests.helpers import (
     branches,
     commit_all,
@@ -206,3 +207,55 @@ def test_latest_tag_and_branch_names() -> None:
     assert latest_tag(["junk"]) is None
     assert branch_for("v1.1.0") == "scaffold/update-v1.1.0"
     assert branch_for("feature/x y") == "scaffold/update-feature-x-y"
+
+
+def test_failed_update_restores_the_repo(project: Path) -> None:
+    before = (head(project), branches(project), tree(project))
+    code, out = run("update", str(project), "--to", "v0.0.1")  # a downgrade
+
+    assert code == 2, out
+    assert out.startswith("error: template: ")
+    assert "downgrad" in out.lower()
+    assert (head(project), branches(project), tree(project)) == before
+    assert git(project, "branch", "--show-current").strip() == "main"
+
+
+def test_dry_run_reports_conflicts_without_touching_the_repo(project: Path) -> None:
+    (project / "old-name.txt").write_text("original\nmine\n", "utf-8")
+    commit_all(project, "edit a file the template will rename")
+    before = (head(project), branches(project), tree(project))
+
+    code, out = run("update", str(project), "--to", "v1.1.0", "--dry-run")
+
+    assert code == 3, out
+    assert "CONFLICT old-name.txt" in out
+    assert "error: the update would leave 1 conflict(s) (dry run)" in out
+    assert (head(project), branches(project), tree(project)) == before
+
+
+def test_find_conflicts_sees_markers_unmerged_and_ignored_rej(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("*.rej\n", "utf-8")
+    (repo / "a.txt").write_text("a\n", "utf-8")
+    commit_all(repo, "init")
+    (repo / "a.txt").write_text(
+        "<<<<<<< before updating\nmine\n=======\ntheirs\n>>>>>>> after updating\n",
+        "utf-8",
+    )
+    (repo / "sub").mkdir()
+    (repo / "sub" / "b.txt.rej").write_text("@@ -1 +1 @@\n", "utf-8")
+
+    found = find_conflicts(repo, Git())
+
+    assert [c.path for c in found] == ["a.txt", "sub/b.txt.rej"]
+    assert found[0].reason.startswith("conflict markers")
+    assert found[1].reason.startswith("rejected hunks")
+
+
+def test_refuses_existing_update_branch(project: Path) -> None:
+    git(project, "branch", "scaffold/update-v1.1.0")
+    code, out = run("update", str(project), "--to", "v1.1.0")
+    assert code == 2
+    assert "branch scaffold/update-v1.1.0 already exists" in out

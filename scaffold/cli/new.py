@@ -174,7 +174,7 @@ def generate(
     if dest is not None:
         check_destination(dest, force=force)
     if git_enabled:
-        check_git_identity(git, (dest or Path.cwd()).resolve().parent, author)
+        check_git_identity(git, dest.resolve().parent if dest else Path.cwd(), author)
     resolution = rules.resolve(given, fill_defaults=True)
     unanswered = [
         q.key for q in questions if q.key not in given and not rules.is_hidden(q)

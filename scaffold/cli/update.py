@@ -66,7 +66,7 @@ def update(
             typer.echo(f"CONFLICT {conflict.path}: {conflict.reason}")
         if result.conflicts:
             if result.dry_run:
-                raise UpdateConflictError(count=len(result.conflicts), branch="(none)")
+                raise UpdateConflictError(count=len(result.conflicts), branch=None)
             subject = _subject(result.from_version, result.to_version)
             typer.echo(
                 f"\nThe work tree is on {result.branch} with the update applied. "
@@ -77,9 +77,7 @@ def update(
                 f"  git reset -q --hard && git clean -fdq && git switch - "
                 f"&& git branch -D {result.branch}"
             )
-            raise UpdateConflictError(
-                count=len(result.conflicts), branch=str(result.branch)
-            )
+            raise UpdateConflictError(count=len(result.conflicts), branch=result.branch)
         if not result.dry_run:
             typer.echo(
                 f"{result.path}: updated {versions} on branch {result.branch} "

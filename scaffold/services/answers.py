@@ -48,7 +48,7 @@ _UNSAFE: Final = (
     ("{%", "must not contain template syntax"),
     ("%}", "must not contain template syntax"),
     ("{#", "must not contain template syntax"),
-    ("${", "must not contain '${'"),
+    ("$", "must not contain '$'"),
     ("#", "must not contain '#'"),
     (": ", "must not contain ': '"),
 )
