@@ -375,3 +375,29 @@ def test_copier_warnings_become_notes(template_repo: Path, tmp_path: Path) -> No
 )
 def test_safety_rule(value: str, rule: str | None) -> None:
     assert safety_rule(value) == rule
+
+
+def test_template_from_config_file(
+    template_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"template: {template_repo}\nref: v{__version__}\n", "utf-8")
+    monkeypatch.setenv("SCAFFOLD_CONFIG", str(config))
+    dest = tmp_path / "demo"
+    code, out = run("new", "app", str(dest), *BASE, "--no-git")
+    assert code == 0, out
+    recorded = yaml.safe_load((dest / ".copier-answers.yml").read_text("utf-8"))
+    assert recorded["_src_path"] == str(template_repo)
+    assert recorded["_commit"] == f"v{__version__}"
+
+
+def test_installed_package_is_not_a_template_source(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    inside = tmp_path / "lib" / "site-packages" / "tpl"
+    shutil.copytree(template_repo, inside)
+    dest = tmp_path / "out"
+    code, out = run("new", "app", str(dest), "--template", str(inside), *BASE)
+    assert code == 2
+    assert "is inside an installed package" in out
+    assert_nothing_written(dest)
