@@ -201,7 +201,7 @@ def generate(
         git=git if git_enabled else None,
         force=force,
         author=author,
-        questions=questions,
+        rules=rules,
     )
 
 

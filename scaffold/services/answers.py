@@ -22,6 +22,7 @@ from scaffold.errors import InvalidAnswerError, MissingAnswersError, UsageError
 from scaffold.models import Question
 
 if TYPE_CHECKING:
+    from jinja2 import Template
     from jinja2.sandbox import SandboxedEnvironment
 
 KIND_KEY: Final = "repo_kind"
@@ -102,6 +103,7 @@ class AnswerRules:
     def __init__(self, questions: Iterable[Question]) -> None:
         self.questions = list(questions)
         self.by_key = {q.key: q for q in self.questions}
+        self._compiled: dict[str, Template] = {}
 
     @cached_property
     def _env(self) -> SandboxedEnvironment:
@@ -116,7 +118,10 @@ class AnswerRules:
         """Render ``value`` as Jinja if it is a string; other values pass through."""
         if not isinstance(value, str):
             return value
-        return self._env.from_string(value).render(dict(context))
+        template = self._compiled.get(value)
+        if template is None:
+            template = self._compiled[value] = self._env.from_string(value)
+        return template.render(dict(context))
 
     # --- per question -------------------------------------------------------
 

@@ -127,17 +127,18 @@ def create_repo(
     git: Git | None,
     force: bool = False,
     author: str | None = None,
-    questions: list[Question] | None = None,
+    rules: AnswerRules | None = None,
 ) -> GeneratedRepo:
     """Validate ``answers``, render ``kind`` into ``dest``, init git and commit.
 
     ``git=None`` skips ``git init`` and the first commit. Unanswered questions take
     their defaults; questions without one raise :class:`MissingAnswersError`.
+    ``rules`` saves re-reading the questions when the caller already has them.
     """
     dest = check_destination(dest, force=force)
     if git is not None:
         check_git_identity(git, dest.parent, author)
-    rules = AnswerRules(questions or templates.questions(source))
+    rules = rules or AnswerRules(templates.questions(source))
     data = rules.require(merge_kind(kind.value, answers))
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(
