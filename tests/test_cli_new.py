@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import copier
@@ -400,4 +403,37 @@ def test_installed_package_is_not_a_template_source(
     code, out = run("new", "app", str(dest), "--template", str(inside), *BASE)
     assert code == 2
     assert "is inside an installed package" in out
+    assert_nothing_written(dest)
+
+
+def test_unknown_kind_choice(
+    template_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out = run(
+        "new", "--template", str(template_repo), *BASE, "--set", "repo_kind=library"
+    )
+    assert code == 2
+    assert "error: repo_kind: must be one of: app, infra" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_terminal_never_hangs(template_repo: Path, tmp_path: Path) -> None:
+    """A real process with stdin from /dev/null: exit 2 at once, nothing written."""
+    dest = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "scaffold", "new", "app", str(dest)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "SCAFFOLD_TEMPLATE": str(template_repo)},
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "error: missing answers (no terminal to ask): name, owner; "
+        "pass them with --set KEY=VALUE or --answers FILE\n"
+    )
     assert_nothing_written(dest)

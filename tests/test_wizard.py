@@ -54,6 +54,7 @@ class ScriptedPrompter:
         self.messages: dict[str, str] = {}
         self.errors: dict[str, list[str]] = {}
         self.confirmed: bool | None = None
+        self.rounds: dict[str, int] = {}
 
     def _key(self, message: str) -> str:
         key = message.rsplit("[", 1)[1].rstrip("]")
@@ -70,6 +71,8 @@ class ScriptedPrompter:
 
     def text(self, message: str, default: str, validate: Validate) -> str:
         key = self._key(message)
+        self.rounds[key] = self.rounds.get(key, 0) + 1
+        assert self.rounds[key] < 10, f"{key}: asked again and again ({default!r})"
         script = self.replies.get(key, [])
         reply = script.pop(0) if script else default
         if (problem := validate(reply)) is not None:
