@@ -17,8 +17,8 @@ from scaffold.adapters.git import Git
 from scaffold.adapters.templates import CopierTemplates
 from scaffold.cli.wizard import Validate, run_wizard
 from scaffold.errors import InvalidAnswerError
-from scaffold.models import TemplateSource
-from scaffold.services.answers import AnswerRules
+from scaffold.models import Question, TemplateSource
+from scaffold.services.answers import AnswerRules, only_kinds
 from tests.helpers import PROJECT_ROOT, git, leftovers
 
 KINDS = ("app", "infra")
@@ -30,17 +30,38 @@ def copier_yml() -> dict[str, Any]:
     return data
 
 
+# valid answers for questions without a default (others take their default)
+SAMPLES: dict[str, str] = {
+    "name": "demo",
+    "owner": "acme",
+    "sops_age_recipients": "age1" + "q" * 58,
+}
+
+
 def visible_questions(kind: str) -> list[str]:
-    """copier.yml's non-hidden questions for ``kind``, read without our code."""
-    keys = []
+    """copier.yml's non-hidden questions for ``kind``, read without our code.
+
+    ``when`` is rendered against the earlier answers (sample values or defaults).
+    """
+    keys: list[str] = []
+    context: dict[str, Any] = {"repo_kind": kind}
     for key, spec in copier_yml().items():
         if key.startswith("_"):
             continue
-        when = spec.get("when", True) if isinstance(spec, dict) else True
-        if isinstance(when, str):
-            when = jinja2.Template(when).render(repo_kind=kind).strip() == "True"
-        if when:
+        if key == "repo_kind":
             keys.append(key)
+            continue
+        spec = spec if isinstance(spec, dict) else {"default": spec}
+        when = spec.get("when", True)
+        if isinstance(when, str):
+            when = jinja2.Template(when).render(**context).strip() == "True"
+        if not when:
+            continue
+        keys.append(key)
+        default = spec.get("default")
+        if isinstance(default, str):
+            default = jinja2.Template(default).render(**context)
+        context[key] = SAMPLES.get(key, default)
     return keys
 
 
@@ -49,7 +70,7 @@ class ScriptedPrompter:
 
     def __init__(self, kind: str, replies: dict[str, list[str]]) -> None:
         self.kind = kind
-        self.replies = replies
+        self.replies = {k: [v] for k, v in SAMPLES.items()} | replies
         self.asked: list[str] = []
         self.messages: dict[str, str] = {}
         self.errors: dict[str, list[str]] = {}
@@ -80,6 +101,9 @@ class ScriptedPrompter:
         return reply
 
     def confirm(self, message: str, default: bool) -> bool:
+        if message.endswith("]"):  # a bool question, not the final confirmation
+            self._key(message)
+            return default
         self.confirmed = default
         return default
 
@@ -102,6 +126,28 @@ def test_wizard_asks_exactly_copier_questions(rules: AnswerRules, kind: str) -> 
     assert answers["repo_kind"] == kind
     for key in prompter.asked:  # the help text is copier.yml's
         assert prompter.messages[key] == f"{copier_yml()[key]['help']} [{key}]"
+
+
+def test_bool_question_is_a_confirm() -> None:
+    rules = AnswerRules(
+        [
+            Question(key="flag", type="bool", default=True, help="A flag"),
+            Question(key="off", type="bool", default=False, help="Off"),
+        ]
+    )
+    prompter = ScriptedPrompter("app", {})
+    assert run_wizard(rules, {}, prompter=prompter) == {"flag": True, "off": False}
+    assert prompter.asked == ["flag", "off"]
+
+
+def test_new_offers_only_app_and_infra(rules: AnswerRules) -> None:
+    kinds = only_kinds(
+        [Question(key="repo_kind", choices={"a": "app", "i": "infra", "x": "other"})],
+        ["app", "infra"],
+    )
+    assert kinds[0].choices == {"a": "app", "i": "infra"}
+    with pytest.raises(InvalidAnswerError, match="must be one of: app, infra"):
+        AnswerRules(kinds).resolve({"repo_kind": "other"})
 
 
 def test_defaults_follow_earlier_answers(rules: AnswerRules) -> None:
@@ -177,6 +223,7 @@ def test_wizard_on_a_terminal(template_repo: Path, tmp_path: Path) -> None:
     for key in visible_questions("app"):
         if key in {"repo_kind", "name", "owner"}:
             continue
+        assert key not in SAMPLES, f"{key}: the terminal test has no answer for it"
         child.expect(rf"\[{key}\]")
         child.send("\r")  # accept the default
     child.expect("Summary:")

@@ -151,7 +151,7 @@ def generate(
     from scaffold.adapters.templates import CopierTemplates
     from scaffold.cli.wizard import QuestionaryPrompter, run_wizard, summary
     from scaffold.config import resolve_template, source_checkout
-    from scaffold.services.answers import KIND_KEY, AnswerRules, merge_kind
+    from scaffold.services.answers import KIND_KEY, AnswerRules, merge_kind, only_kinds
     from scaffold.services.new import (
         check_destination,
         check_git_identity,
@@ -168,7 +168,7 @@ def generate(
         version=__version__,
         checkout=source_checkout(),
     )
-    questions = templates.questions(source)
+    questions = only_kinds(templates.questions(source), [k.value for k in RepoKind])
     rules = AnswerRules(questions)
     # fail fast, before asking anything
     if dest is not None:

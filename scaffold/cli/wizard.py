@@ -125,6 +125,11 @@ def ask(
 ) -> Any:
     """Ask one question until the answer is valid; return the typed value."""
     message = message_for(question)
+    if question.type == "bool" and question.choices is None:
+        flag = prompter.confirm(
+            message, bool(default) if default is not MISSING else False
+        )
+        return rules.check(question, flag, answers)
     if question.choices is not None:
         choices = list(question.choices.items())
         value = prompter.select(

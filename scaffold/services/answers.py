@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 
@@ -258,6 +258,22 @@ class AnswerRules:
         if resolution.missing:
             raise MissingAnswersError(keys=resolution.missing)
         return resolution.answers
+
+
+def only_kinds(questions: Iterable[Question], kinds: Iterable[str]) -> list[Question]:
+    """The questions with ``repo_kind``'s choices cut down to ``kinds``.
+
+    copier.yml may know kinds that ``scaffold new`` must not offer (e.g. a kind that
+    only another command renders).
+    """
+    allowed = set(kinds)
+    result = []
+    for question in questions:
+        if question.key == KIND_KEY and question.choices is not None:
+            choices = {k: v for k, v in question.choices.items() if v in allowed}
+            question = replace(question, choices=choices)
+        result.append(question)
+    return result
 
 
 def merge_kind(kind: str | None, given: Mapping[str, Any]) -> dict[str, Any]:
