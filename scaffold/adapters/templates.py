@@ -123,8 +123,21 @@ class CopierTemplates:
         answers: dict[str, Any],
         *,
         answers_file: str | None = None,
+    ) -> dict[str, Any]:
+        """Render a new project into ``dest`` non-interactively; return its answers."""
+        return self.render_with_notes(
+            source, dest, answers, answers_file=answers_file
+        ).answers
+
+    def render_with_notes(
+        self,
+        source: TemplateSource,
+        dest: Path,
+        answers: dict[str, Any],
+        *,
+        answers_file: str | None = None,
     ) -> Rendered:
-        """Render a new project into ``dest`` non-interactively."""
+        """:meth:`render`, also returning copier's warnings as notes."""
         import copier  # lazy: keeps CLI start-up fast
 
         with _copier_errors() as notes:

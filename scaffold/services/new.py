@@ -28,7 +28,7 @@ class TemplateRenderer(Protocol):
 
     def tags(self, url: str) -> list[str]: ...
 
-    def render(
+    def render_with_notes(
         self,
         source: TemplateSource,
         dest: Path,
@@ -145,7 +145,7 @@ def create_repo(
         prefix=f".{dest.name}.scaffold-", dir=dest.parent
     ) as tmp:
         staging = Path(tmp) / "out"
-        rendered = templates.render(source, staging, data)
+        rendered = templates.render_with_notes(source, staging, data)
         commit = None
         if git is not None:
             branch = str(rendered.answers.get("default_branch") or DEFAULT_BRANCH)

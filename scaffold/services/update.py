@@ -42,7 +42,7 @@ class TemplateUpdater(Protocol):
 
     def tags(self, url: str) -> list[str]: ...
 
-    def render(
+    def render_with_notes(
         self,
         source: TemplateSource,
         dest: Path,
@@ -194,8 +194,8 @@ def find_orphans(
     """Files the new version drops that the project has edited locally."""
     old_tree = scratch / "old"
     new_tree = scratch / "new"
-    templates.render(TemplateSource(url=src, ref=old), old_tree, answers)
-    templates.render(TemplateSource(url=src, ref=new), new_tree, answers)
+    templates.render_with_notes(TemplateSource(url=src, ref=old), old_tree, answers)
+    templates.render_with_notes(TemplateSource(url=src, ref=new), new_tree, answers)
     old_files, new_files = _files(old_tree), _files(new_tree)
     added = tuple(sorted(new_files - old_files))
     result = []
