@@ -259,3 +259,11 @@ def test_refuses_existing_update_branch(project: Path) -> None:
     code, out = run("update", str(project), "--to", "v1.1.0")
     assert code == 2
     assert "branch scaffold/update-v1.1.0 already exists" in out
+
+
+def test_unknown_target_version(project: Path) -> None:
+    before = (head(project), branches(project), tree(project))
+    code, out = run("update", str(project), "--to", "v9.9.9")
+    assert code == 2
+    assert out == "error: template: Unknown revision: 'v9.9.9'\n"
+    assert (head(project), branches(project), tree(project)) == before

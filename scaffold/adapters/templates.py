@@ -220,4 +220,6 @@ def _answer_error(exc: ValueError) -> UsageError:
         m = pattern.search(msg)
         if m:
             return InvalidAnswerError(key=m["key"], rule=m["rule"].strip())
+    if "revision" in msg.lower():  # an unknown --ref / --to
+        return UsageError(f"template: {msg}")
     return UsageError(f"answers: {msg}")

@@ -90,6 +90,7 @@ def new(
         str | None,
         typer.Option(
             "--ref",
+            metavar="REF",
             help="Template version (git tag or HEAD). Default: the tag "
             "v<scaffold version> if the source has it, else HEAD of a source "
             "checkout, else the highest version tag.",
