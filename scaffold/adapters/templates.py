@@ -83,7 +83,8 @@ class CopierTemplates:
         if is_local(source.url):
             root = Path(source.url)
             ref = source.ref
-            if ref and ref != "HEAD" and self._git.is_repo_root(root):
+            # a .git at the top means a repo root (copier's own test); no subprocess
+            if ref and ref != "HEAD" and (root / ".git").exists():
                 try:
                     return self._git.run(root, "show", f"{ref}:{TEMPLATE_CONFIG}")
                 except GitError as exc:
