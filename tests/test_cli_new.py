@@ -442,3 +442,25 @@ def test_no_terminal_never_hangs(template_repo: Path, tmp_path: Path) -> None:
         "pass them with --set KEY=VALUE or --answers FILE\n"
     )
     assert_nothing_written(dest)
+
+
+def test_force_never_replaces_the_template_or_cwd(
+    template_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tpl = tmp_path / "box" / "tpl"
+    shutil.copytree(template_repo, tpl)
+    code, out = run(
+        "new", "app", str(tmp_path / "box"), "--template", str(tpl), *BASE, "--force"
+    )
+    assert code == 2
+    assert "--force will not replace it" in out
+    assert (tpl / "copier.yml").is_file()
+
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    (work / "mine.txt").write_text("x", "utf-8")
+    monkeypatch.chdir(work / "sub")
+    code, out = new(template_repo, work, *BASE, "--force")
+    assert code == 2
+    assert f"destination {work} contains {work / 'sub'}" in out
+    assert (work / "mine.txt").is_file()

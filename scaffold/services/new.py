@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scaffold.adapters.git import Git, parse_ident
-from scaffold.adapters.templates import Rendered
+from scaffold.adapters.templates import Rendered, is_local
 from scaffold.errors import DestinationExistsError, UsageError
 from scaffold.layout import DEFAULT_BRANCH
 from scaffold.models import GeneratedRepo, Question, RepoKind, TemplateSource
@@ -73,13 +73,25 @@ def is_empty_dir(path: Path) -> bool:
     return not path.exists() or (path.is_dir() and not any(path.iterdir()))
 
 
-def check_destination(dest: Path, *, force: bool) -> Path:
-    """Resolve ``dest``; refuse a file or (without ``force``) a non-empty dir."""
+def check_destination(dest: Path, *, force: bool, keep: tuple[Path, ...] = ()) -> Path:
+    """Resolve ``dest``; refuse a file or (without ``force``) a non-empty dir.
+
+    ``--force`` replaces the directory, so it must not hold anything in ``keep``
+    (the working directory, the template source).
+    """
     dest = dest.resolve()
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"destination {dest} exists and is not a directory")
-    if not force and not is_empty_dir(dest):
+    if is_empty_dir(dest):
+        return dest
+    if not force:
         raise DestinationExistsError(path=str(dest))
+    for path in (Path.cwd(), *keep):
+        if path.resolve().is_relative_to(dest):
+            raise UsageError(
+                f"destination {dest} contains {path.resolve()}; "
+                "--force will not replace it"
+            )
     return dest
 
 
@@ -135,7 +147,8 @@ def create_repo(
     their defaults; questions without one raise :class:`MissingAnswersError`.
     ``rules`` saves re-reading the questions when the caller already has them.
     """
-    dest = check_destination(dest, force=force)
+    local_source = (Path(source.url),) if is_local(source.url) else ()
+    dest = check_destination(dest, force=force, keep=local_source)
     if git is not None:
         check_git_identity(git, dest.parent, author)
     rules = rules or AnswerRules(templates.questions(source))
