@@ -267,3 +267,14 @@ def test_unknown_target_version(project: Path) -> None:
     assert code == 2
     assert out == "error: template: Unknown revision: 'v9.9.9'\n"
     assert (head(project), branches(project), tree(project)) == before
+
+
+def test_plain_copier_update_works_too(project: Path) -> None:
+    """No lock-in: what scaffold new recorded is enough for copier itself."""
+    import copier
+
+    copier.run_update(
+        project, defaults=True, overwrite=True, vcs_ref="v1.1.0", quiet=True
+    )
+    assert answers(project)["_commit"] == "v1.1.0"
+    assert (project / "NEW_IN_1_1.md").is_file()
