@@ -275,3 +275,17 @@ def test_declining_the_summary_writes_nothing(
     assert "aborted; nothing was written" in str(child.before)
     assert list(tmp_path.iterdir()) == []
     assert leftovers(tmp_path) == []
+
+
+def test_no_wizard_when_everything_is_answered(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    child = spawn(
+        tmp_path, "app", "--template", str(template_repo), "--defaults",
+        "--set", "name=svc", "--set", "owner=acme",
+    )  # fmt: skip
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert "?" not in str(child.before).split("Created", 1)[0]  # nothing was asked
+    assert (tmp_path / "svc" / ".copier-answers.yml").is_file()

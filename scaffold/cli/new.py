@@ -177,9 +177,9 @@ def generate(
     if git_enabled:
         check_git_identity(git, dest.resolve().parent if dest else Path.cwd(), author)
     resolution = rules.resolve(given, fill_defaults=True)
-    unanswered = [
-        q.key for q in questions if q.key not in given and not rules.is_hidden(q)
-    ]
+    # asked for this kind, not given (taking a default or missing)
+    unanswered = [k for k in resolution.answers if k not in given]
+    unanswered += resolution.missing
     wants_wizard = bool(resolution.missing) or (not defaults and bool(unanswered))
     if wants_wizard and stdin_is_terminal():
         prompter = QuestionaryPrompter()
