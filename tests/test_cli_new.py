@@ -464,3 +464,31 @@ def test_force_never_replaces_the_template_or_cwd(
     assert code == 2
     assert f"destination {work} contains {work / 'sub'}" in out
     assert (work / "mine.txt").is_file()
+
+
+def test_before_write_hook_sees_final_answers_and_can_stop(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    """The seam for options like --infra: all answers known, nothing written yet."""
+    from scaffold.cli.new import generate
+    from scaffold.errors import UsageError
+    from scaffold.models import RepoKind
+
+    seen: list[tuple[RepoKind, dict[str, object]]] = []
+
+    def refuse(kind: RepoKind, answers: dict[str, object]) -> None:
+        seen.append((kind, answers))
+        raise UsageError("--infra: refused by the hook")
+
+    dest = tmp_path / "out"
+    with pytest.raises(UsageError, match="refused by the hook"):
+        generate(
+            kind=RepoKind.APP, dest=dest, given={"name": "demo", "owner": "acme"},
+            defaults=True, template=str(template_repo), ref=None, force=False,
+            git_enabled=True, author=None, before_write=refuse,
+        )  # fmt: skip
+    assert_nothing_written(dest)
+    kind, answers = seen[0]
+    assert kind is RepoKind.APP
+    assert answers["container_port"] == 8080  # typed, defaults filled in
+    assert answers["image_registry"] == "ghcr.io/acme"

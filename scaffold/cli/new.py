@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -145,8 +146,14 @@ def generate(
     force: bool,
     git_enabled: bool,
     author: str | None,
+    before_write: Callable[[RepoKind, dict[str, Any]], None] | None = None,
 ) -> GeneratedRepo:
-    """Composition root of ``scaffold new``: build adapters, ask, call the service."""
+    """Composition root of ``scaffold new``: build adapters, ask, call the service.
+
+    ``before_write(kind, answers)`` runs once every answer is known and before
+    anything is written: the hook for options that must fail fast (e.g. checking a
+    fleet repo the new app will be registered in).
+    """
     from scaffold import __version__
     from scaffold.adapters.git import Git
     from scaffold.adapters.templates import CopierTemplates
@@ -189,10 +196,14 @@ def generate(
         prompter.show(summary(data, target))
         if not prompter.confirm("Generate this repository?", True):
             raise Aborted("aborted; nothing was written")
-        given, dest = data, target
+        given, dest, complete = data, target, data
     elif resolution.missing:
         raise MissingAnswersError(keys=resolution.missing)
+    else:
+        complete = resolution.answers
     repo_kind = RepoKind(str(given[KIND_KEY]))
+    if before_write is not None:
+        before_write(repo_kind, dict(complete))
     return create_repo(
         kind=repo_kind,
         dest=dest or Path(str(given.get("name", resolution.answers.get("name")))),
