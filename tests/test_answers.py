@@ -6,7 +6,13 @@ import pytest
 
 from scaffold.errors import InvalidAnswerError, MissingAnswersError, UsageError
 from scaffold.models import Question
-from scaffold.services.answers import MISSING, AnswerRules, cast_to_bool, merge_kind
+from scaffold.services.answers import (
+    DEFERRED,
+    MISSING,
+    AnswerRules,
+    cast_to_bool,
+    merge_kind,
+)
 
 QUESTIONS = [
     Question(key="repo_kind", choices={"App": "app", "Lib": "lib"}),
@@ -98,3 +104,14 @@ def test_merge_kind() -> None:
     assert merge_kind(None, {"repo_kind": "infra"}) == {"repo_kind": "infra"}
     with pytest.raises(UsageError, match="conflicts with the KIND argument"):
         merge_kind("app", {"repo_kind": "infra"})
+
+
+def test_default_only_copier_can_render_is_left_to_copier() -> None:
+    rules = AnswerRules(
+        [
+            Question(key="name", default="x"),
+            Question(key="pkg", default="{% include 'templates/part.jinja' %}"),
+        ]
+    )
+    assert rules.default(rules.by_key["pkg"], {}) is DEFERRED
+    assert rules.require({}) == {"name": "x"}  # pkg: copier computes it

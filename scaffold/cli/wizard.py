@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from scaffold.errors import InvalidAnswerError
 from scaffold.models import Question
-from scaffold.services.answers import KIND_KEY, MISSING, AnswerRules
+from scaffold.services.answers import DEFERRED, KIND_KEY, MISSING, AnswerRules
 
 Validate = Callable[[str], str | None]
 
@@ -105,6 +105,10 @@ def run_wizard(
             answers[key] = rules.check(question, given[key], answers)
             continue
         default = rules.default(question, answers)
+        if default is DEFERRED:
+            if use_defaults:
+                continue  # copier renders it
+            default = MISSING
         if (
             use_defaults
             and default is not MISSING

@@ -37,6 +37,16 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
+
+class _Deferred:
+    """Marker: a default only copier can render (e.g. it includes a template file)."""
+
+    def __repr__(self) -> str:
+        return "DEFERRED"
+
+
+DEFERRED: Final = _Deferred()
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNSAFE: Final = (
     ("..", "must not contain '..' (path traversal)"),
@@ -140,10 +150,17 @@ class AnswerRules:
         return cast_to_bool(self.render(question.when, answers))
 
     def default(self, question: Question, answers: Mapping[str, Any]) -> Any:
-        """The default rendered against earlier answers and parsed, or MISSING."""
+        """The default rendered against earlier answers and parsed.
+
+        MISSING when there is none; DEFERRED when it cannot be rendered here (it
+        needs copier's template loader): copier then computes and validates it.
+        """
         if question.default is None:
             return MISSING
-        rendered = self.render(question.default, answers)
+        try:
+            rendered = self.render(question.default, answers)
+        except Exception:
+            return DEFERRED
         try:
             return self.parse(question, rendered)
         except InvalidAnswerError:
@@ -243,6 +260,8 @@ class AnswerRules:
             default = MISSING if not fill_defaults else self.default(question, answers)
             if default is MISSING:
                 missing.append(key)
+                continue
+            if default is DEFERRED:
                 continue
             try:
                 answers[key] = self.check(question, default, answers)
