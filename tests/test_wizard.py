@@ -187,6 +187,10 @@ def test_given_answers_are_not_asked(rules: AnswerRules) -> None:
     assert answers["name"] == "given"
     with pytest.raises(InvalidAnswerError, match="colour: unknown key"):
         run_wizard(rules, {"colour": "red"}, prompter=prompter)
+    # kind chosen in the wizard: an answer for the other kind is an error
+    infra = ScriptedPrompter("infra", {})
+    with pytest.raises(InvalidAnswerError, match="container_port: does not apply"):
+        run_wizard(rules, {"container_port": "8080"}, prompter=infra)
 
 
 # --- a real terminal -------------------------------------------------------------

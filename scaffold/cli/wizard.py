@@ -117,6 +117,11 @@ def run_wizard(
             answers[key] = default
             continue
         answers[key] = ask(rules, question, answers, default, prompter)
+    for key in given:
+        if key not in answers:
+            raise InvalidAnswerError(
+                key=key, rule="does not apply to this kind of repository"
+            )
     return answers
 
 
