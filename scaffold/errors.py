@@ -108,3 +108,35 @@ class Interrupted(ScaffoldError):
     """The user interrupted an interactive session (exit 130)."""
 
     exit_code: ClassVar[int] = 130
+
+
+class MissingTokenError(UsageError):
+    """No API token in the environment."""
+
+
+class ForgeError(ScaffoldError):
+    """A forge (GitHub) API call failed (exit 1). Messages never carry the token."""
+
+
+class ForgeAuthError(ForgeError):
+    """401: the token is missing, expired or wrong."""
+
+
+class ForgePermissionError(ForgeError):
+    """403: the token lacks a permission (the message names it)."""
+
+
+class ForgeNotFoundError(ForgeError):
+    """404: the repository, branch or feature does not exist or is not visible."""
+
+
+class ForgeValidationError(ForgeError):
+    """422: GitHub rejected the request body (the message is GitHub's)."""
+
+
+class ForgeRateLimitError(ForgeError):
+    """Rate limited for longer than we are willing to wait."""
+
+
+class ForgeServerError(ForgeError):
+    """5xx or network failure that persisted through the retries."""

@@ -5,6 +5,7 @@ module is the composition root's entry point.
 """
 
 from scaffold.cli import new as _new  # noqa: F401  (registers the command)
+from scaffold.cli import protect as _protect  # noqa: F401
 from scaffold.cli import update as _update  # noqa: F401
 from scaffold.cli.app import app
 
