@@ -492,3 +492,21 @@ def test_before_write_hook_sees_final_answers_and_can_stop(
     assert kind is RepoKind.APP
     assert answers["container_port"] == 8080  # typed, defaults filled in
     assert answers["image_registry"] == "ghcr.io/acme"
+
+
+HEAVY = {"copier", "httpx", "pydantic", "questionary", "jinja2", "yaml", "githubkit"}
+HEAVY |= {"kubernetes_validate", "jsonschema", "rich"}
+
+
+def test_help_imports_no_heavy_library() -> None:
+    """Start-up stays fast: heavy libraries are imported inside the commands."""
+    code = (
+        "import sys\nfrom scaffold.cli import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), "
+        "file=sys.stderr)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert set(proc.stderr.split()) & HEAVY == set()
