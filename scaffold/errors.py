@@ -37,7 +37,7 @@ class MissingAnswersError(UsageError):
         super().__init__(
             "missing answers (no terminal to ask): "
             + ", ".join(keys)
-            + "; pass --set KEY=VALUE, --answers FILE or --defaults"
+            + "; pass them with --set KEY=VALUE or --answers FILE"
         )
 
 
@@ -99,6 +99,28 @@ class GitError(ScaffoldError):
         self.stderr = stderr
         detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
         super().__init__(f"git {' '.join(args[:2])} failed ({returncode}): {detail}")
+
+
+class Aborted(ScaffoldError):
+    """The user declined to go on (exit 1, nothing written)."""
+
+
+class UpdateConflictError(ScaffoldError):
+    """A template update left conflicts for the user to resolve (exit 3)."""
+
+    exit_code: ClassVar[int] = 3
+
+    def __init__(self, *, count: int, branch: str | None) -> None:
+        self.count = count
+        self.branch = branch
+        if branch is None:
+            message = f"the update would leave {count} conflict(s) (dry run)"
+        else:
+            message = (
+                f"the update left {count} conflict(s) on branch {branch}; "
+                "resolve them, then commit (nothing was committed)"
+            )
+        super().__init__(message)
 
 
 class Interrupted(ScaffoldError):

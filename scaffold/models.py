@@ -47,3 +47,4 @@ class GeneratedRepo:
     template: TemplateSource
     commit: str | None = None  # first commit sha, None with --no-git
     next_steps: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # template engine warnings

@@ -67,3 +67,28 @@ def tree(root: Path) -> dict[str, str]:
             encoding="utf-8", errors="replace"
         )
     return result
+
+
+def release(repo: Path, tag: str, changes: dict[str, str | None]) -> str:
+    """Apply ``changes`` (path -> text, None deletes) to a template repo, tag it."""
+    for rel, text in changes.items():
+        path = repo / rel
+        if text is None:
+            path.unlink()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", f"templates {tag}")
+    git(repo, "tag", tag)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def branches(repo: Path) -> list[str]:
+    """Local branch names of ``repo``."""
+    return git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+
+
+def leftovers(parent: Path) -> list[str]:
+    """Entries of ``parent`` that look like scaffold's temporary directories."""
+    return sorted(p.name for p in parent.iterdir() if ".scaffold-" in p.name)

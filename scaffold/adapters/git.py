@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from scaffold.errors import GitError
+from scaffold.errors import GitError, UsageError
 
 
 class Git:
@@ -18,12 +19,19 @@ class Git:
         base.setdefault("GIT_TERMINAL_PROMPT", "0")
         self._env = base
 
-    def run(self, repo: Path, *args: str, check: bool = True) -> str:
-        """Run ``git -C repo args``; return stdout."""
+    def run(
+        self,
+        repo: Path,
+        *args: str,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        """Run ``git -C repo args`` (``env`` adds variables); return stdout."""
         cmd = ["git", "-C", str(repo), *args]
+        full_env = {**self._env, **env} if env else self._env
         try:
             proc = subprocess.run(
-                cmd, capture_output=True, text=True, env=self._env, check=False
+                cmd, capture_output=True, text=True, env=full_env, check=False
             )
         except FileNotFoundError as exc:  # git not installed
             raise GitError(args=list(args), returncode=127, stderr=str(exc)) from exc
@@ -45,13 +53,32 @@ class Git:
         self.run(path, "init", "-q", "-b", branch)
 
     def commit_all(self, path: Path, message: str, *, author: str | None = None) -> str:
-        """Stage everything and commit; return the new commit sha."""
+        """Stage everything and commit; return the new commit sha.
+
+        ``author`` is ``"Name <email>"``; it is also the committer when git has no
+        committer identity configured.
+        """
         self.run(path, "add", "-A")
-        args = ["commit", "-q", "--no-verify", "-m", message]
+        env: dict[str, str] = {}
         if author:
-            args += ["--author", author]
-        self.run(path, *args)
+            name, email = parse_ident(author)
+            env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
+            if not self.has_identity(path, "GIT_COMMITTER_IDENT"):
+                env |= {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        self.run(path, "commit", "-q", "--no-verify", "-m", message, env=env)
         return self.run(path, "rev-parse", "HEAD").strip()
+
+    def has_identity(self, path: Path, which: str = "GIT_AUTHOR_IDENT") -> bool:
+        """True if git can name the author (or committer) without guessing.
+
+        Uses ``git var``, which fails exactly when ``git commit`` would ("Please tell
+        me who you are"); it honours config and ``GIT_AUTHOR_*`` variables.
+        """
+        try:
+            self.run(path, "var", which)
+        except GitError:
+            return False
+        return True
 
     def is_dirty(self, path: Path) -> bool:
         """True if the work tree has staged, unstaged or untracked changes."""
@@ -66,3 +93,79 @@ class Git:
         name = self.run(path, "config", "user.name", check=False).strip()
         email = self.run(path, "config", "user.email", check=False).strip()
         return (name, email) if name and email else None
+
+    def head(self, path: Path) -> str:
+        """The sha of HEAD."""
+        return self.run(path, "rev-parse", "HEAD").strip()
+
+    def current_branch(self, path: Path) -> str | None:
+        """The checked-out branch, or None on a detached HEAD."""
+        out = self.run(path, "symbolic-ref", "-q", "--short", "HEAD", check=False)
+        return out.strip() or None
+
+    def branches(self, path: Path) -> list[str]:
+        """Local branch names."""
+        out = self.run(path, "for-each-ref", "--format=%(refname:short)", "refs/heads")
+        return out.split()
+
+    def switch_new(self, path: Path, branch: str) -> None:
+        """Create ``branch`` at HEAD and switch to it (works with a dirty tree)."""
+        self.run(path, "switch", "-q", "-c", branch)
+
+    def restore(self, path: Path, *, branch: str | None, sha: str) -> None:
+        """Throw away every change and go back to ``branch`` (or detached ``sha``)."""
+        self.run(path, "reset", "-q", "--hard")
+        self.run(path, "clean", "-q", "-fd")
+        if branch:
+            self.run(path, "switch", "-q", "--discard-changes", branch)
+        else:
+            self.run(path, "switch", "-q", "--discard-changes", "--detach", sha)
+
+    def delete_branch(self, path: Path, branch: str) -> None:
+        """Delete a local branch, merged or not."""
+        self.run(path, "branch", "-q", "-D", branch)
+
+    def changed_paths(self, path: Path) -> list[str]:
+        """Paths with staged, unstaged or untracked changes (renames as new path)."""
+        out = self.run(path, "status", "--porcelain", "-z", "--untracked-files=all")
+        entries = out.split("\0")
+        result: list[str] = []
+        i = 0
+        while i < len(entries):
+            entry = entries[i]
+            i += 1
+            if not entry:
+                continue
+            result.append(entry[3:])
+            if entry[0] in "RC":  # rename/copy: the next entry is the source
+                i += 1
+        return result
+
+    def unmerged_paths(self, path: Path) -> list[str]:
+        """Paths with unmerged index entries (conflicts)."""
+        out = self.run(path, "diff", "--name-only", "--diff-filter=U")
+        return [line for line in out.splitlines() if line]
+
+    def staged_diff(self, path: Path) -> str:
+        """Stage everything and return the diff against HEAD (for throwaway clones)."""
+        self.run(path, "add", "-A")
+        return self.run(path, "diff", "--cached", "--no-color", "HEAD")
+
+    def show(self, path: Path, rev: str = "HEAD") -> str:
+        """``git show`` of one commit (message and patch)."""
+        return self.run(path, "show", "--no-color", "--format=%s", rev)
+
+    def clone(self, src: Path, dest: Path) -> None:
+        """A local clone of ``src`` at its checked-out commit."""
+        self.run(dest.parent, "clone", "-q", "--no-hardlinks", str(src), dest.name)
+
+
+_IDENT = re.compile(r"^(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+@[^<>\s]+)>$")
+
+
+def parse_ident(text: str) -> tuple[str, str]:
+    """Split ``"Name <email>"``; raise UsageError when it is not that shape."""
+    match = _IDENT.match(text.strip())
+    if not match:
+        raise UsageError(f"--author {text!r}: expected 'Name <email@host>'")
+    return match["name"].strip(), match["email"]

@@ -1,16 +1,25 @@
-"""The only module that imports copier. Copier errors become scaffold errors here."""
+"""The only module that imports copier. Copier errors become scaffold errors here.
+
+Copier's warnings (``DirtyLocalWarning`` when rendering a dirty checkout at HEAD,
+"No git tags found") are captured with :func:`warnings.catch_warnings` and returned
+as ``notes`` instead of being printed.
+"""
 
 from __future__ import annotations
 
 import re
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from scaffold.adapters.git import Git
-from scaffold.errors import InvalidAnswerError, TemplateError, UsageError
+from scaffold.errors import GitError, InvalidAnswerError, TemplateError, UsageError
 from scaffold.layout import ANSWERS_FILE, TEMPLATE_CONFIG
 from scaffold.models import Question, TemplateSource
 
@@ -20,8 +29,17 @@ _VALIDATION = re.compile(
 _CHOICE = re.compile(r"Invalid choice for '(?P<key>[^']+)': (?P<rule>.*)")
 
 
-def _is_local(url: str) -> bool:
+def is_local(url: str) -> bool:
+    """True for a filesystem path, False for a URL (``scheme://`` or ``git@``)."""
     return "://" not in url and not url.startswith("git@")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rendered:
+    """What a copier run produced."""
+
+    answers: dict[str, Any]  # the answers file as written
+    notes: list[str] = field(default_factory=list)  # copier's warnings, one line each
 
 
 class CopierTemplates:
@@ -30,21 +48,26 @@ class CopierTemplates:
     def __init__(self, *, git: Git) -> None:
         self._git = git
 
+    # --- questionnaire -------------------------------------------------------
+
     def questions(self, source: TemplateSource) -> list[Question]:
         """The questions of the root copier.yml at ``source`` (static parts)."""
         text = self._read_config(source)
-        data = yaml.safe_load(text) or {}
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise TemplateError(f"template: invalid {TEMPLATE_CONFIG}") from exc
         result: list[Question] = []
-        for key, spec in data.items():
-            if key.startswith("_"):
+        for key, raw in data.items():
+            if str(key).startswith("_"):
                 continue
-            spec = spec if isinstance(spec, dict) else {"default": spec}
+            spec = raw if isinstance(raw, dict) else {"default": raw}
             choices = spec.get("choices")
             if isinstance(choices, list):
                 choices = {str(c): c for c in choices}
             result.append(
                 Question(
-                    key=key,
+                    key=str(key),
                     type=str(spec.get("type", "str")),
                     help=str(spec.get("help", "")),
                     default=spec.get("default"),
@@ -57,11 +80,18 @@ class CopierTemplates:
         return result
 
     def _read_config(self, source: TemplateSource) -> str:
-        if _is_local(source.url):
+        if is_local(source.url):
             root = Path(source.url)
             ref = source.ref
-            if ref and ref != "HEAD" and self._git.is_repo_root(root):
-                return self._git.run(root, "show", f"{ref}:{TEMPLATE_CONFIG}")
+            # a .git at the top means a repo root (copier's own test); no subprocess
+            if ref and ref != "HEAD" and (root / ".git").exists():
+                try:
+                    return self._git.run(root, "show", f"{ref}:{TEMPLATE_CONFIG}")
+                except GitError as exc:
+                    raise UsageError(
+                        f"--ref {ref}: no such version (or no {TEMPLATE_CONFIG}) "
+                        f"in template {source.url}"
+                    ) from exc
             path = root / TEMPLATE_CONFIG
             if not path.is_file():
                 raise UsageError(f"template: no {TEMPLATE_CONFIG} in {source.url}")
@@ -73,6 +103,20 @@ class CopierTemplates:
             self._git.run(Path(tmp), *args, source.url, "src")
             return (Path(tmp) / "src" / TEMPLATE_CONFIG).read_text(encoding="utf-8")
 
+    def tags(self, url: str) -> list[str]:
+        """Tags of the template repository at ``url`` ([] when it has none)."""
+        if is_local(url):
+            root = Path(url)
+            if not self._git.is_repo_root(root):
+                return []
+            return self._git.tags(root)
+        out = self._git.run(Path.cwd(), "ls-remote", "--tags", "--refs", url)
+        return [
+            line.split("refs/tags/", 1)[1] for line in out.splitlines() if "\t" in line
+        ]
+
+    # --- copier runs ---------------------------------------------------------
+
     def render(
         self,
         source: TemplateSource,
@@ -82,11 +126,23 @@ class CopierTemplates:
         answers_file: str | None = None,
     ) -> dict[str, Any]:
         """Render a new project into ``dest`` non-interactively; return its answers."""
-        import copier  # lazy: keeps CLI start-up fast
-        from copier.errors import CopierError
+        return self.render_with_notes(
+            source, dest, answers, answers_file=answers_file
+        ).answers
 
-        try:
-            worker = copier.run_copy(
+    def render_with_notes(
+        self,
+        source: TemplateSource,
+        dest: Path,
+        answers: dict[str, Any],
+        *,
+        answers_file: str | None = None,
+    ) -> Rendered:
+        """:meth:`render`, also returning copier's warnings as notes."""
+        import copier  # lazy: keeps CLI start-up fast
+
+        with _copier_errors() as notes:
+            copier.run_copy(
                 source.url,
                 dest,
                 data=answers,
@@ -97,21 +153,64 @@ class CopierTemplates:
                 unsafe=False,
                 answers_file=answers_file,
             )
-        except ValueError as exc:
-            raise _answer_error(exc) from exc
-        except CopierError as exc:
-            raise TemplateError(f"template: {_one_line(exc)}") from exc
-        del worker
-        written = dest / (answers_file or ANSWERS_FILE)
-        loaded = (
-            yaml.safe_load(written.read_text(encoding="utf-8"))
-            if written.is_file()
-            else {}
+        return Rendered(
+            answers=read_answers(dest / (answers_file or ANSWERS_FILE)), notes=notes
         )
-        return dict(loaded or {})
+
+    def update(self, project: Path, *, ref: str | None) -> list[str]:
+        """``copier update`` of ``project`` to ``ref``, non-interactively.
+
+        Conflicts are written inline (``<<<<<<< before updating`` markers and
+        unmerged index entries); copier succeeds anyway, the caller detects them.
+        Returns copier's warnings.
+        """
+        import copier  # lazy: keeps CLI start-up fast
+
+        with _copier_errors() as notes:
+            copier.run_update(
+                project,
+                defaults=True,
+                overwrite=True,
+                conflict="inline",
+                skip_answered=True,
+                vcs_ref=ref,
+                quiet=True,
+                unsafe=False,
+            )
+        return notes
 
 
-def _one_line(exc: BaseException) -> str:
+def read_answers(path: Path) -> dict[str, Any]:
+    """The answers file at ``path`` as a dict ({} when absent)."""
+    if not path.is_file():
+        return {}
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return dict(loaded) if isinstance(loaded, dict) else {}
+
+
+@contextmanager
+def _copier_errors() -> Iterator[list[str]]:
+    """Translate copier's exceptions and collect its warnings as notes."""
+    from copier.errors import CopierError, UserMessageError
+
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield notes
+    except ValueError as exc:
+        raise _answer_error(exc) from exc
+    except UserMessageError as exc:
+        raise UsageError(f"template: {_one_line(exc)}") from exc
+    except CopierError as exc:
+        raise TemplateError(f"template: {_one_line(exc)}") from exc
+    for item in caught:
+        text = _one_line(item.message)
+        if text not in notes:
+            notes.append(text)
+
+
+def _one_line(exc: BaseException | Warning | str) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -122,4 +221,6 @@ def _answer_error(exc: ValueError) -> UsageError:
         m = pattern.search(msg)
         if m:
             return InvalidAnswerError(key=m["key"], rule=m["rule"].strip())
+    if "revision" in msg.lower():  # an unknown --ref / --to
+        return UsageError(f"template: {msg}")
     return UsageError(f"answers: {msg}")

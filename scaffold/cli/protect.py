@@ -6,23 +6,18 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import typer
-from pydantic import SecretStr
 
-from scaffold.adapters.github import DEFAULT_API_URL, GitHubClient
 from scaffold.cli.app import app, handle_errors
 from scaffold.errors import ConfigError, MissingTokenError
-from scaffold.services.protect import (
-    ProtectMode,
-    ProtectReport,
-    RepoRef,
-    load_settings,
-    protect,
-    repo_from_answers,
-)
+
+if TYPE_CHECKING:  # imported lazily at run time: httpx/pydantic slow down --help
+    from pydantic import SecretStr
+
+    from scaffold.services.protect import ProtectReport
 
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -30,6 +25,8 @@ _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 def token_from_env(env: Mapping[str, str]) -> SecretStr:
     """The API token from GITHUB_TOKEN or GH_TOKEN, wrapped so it never prints."""
+    from pydantic import SecretStr
+
     for var in TOKEN_VARS:
         raw = env.get(var, "").strip()
         if raw:
@@ -47,6 +44,8 @@ def token_from_env(env: Mapping[str, str]) -> SecretStr:
 
 def api_url_from(option: str | None, env: Mapping[str, str]) -> str:
     """--api-url, else GITHUB_API_URL, else api.github.com; https unless loopback."""
+    from scaffold.adapters.github import DEFAULT_API_URL
+
     url = (option or env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -120,12 +119,12 @@ def protect_cmd(
         ),
     ] = None,
     mode: Annotated[
-        ProtectMode,
+        Literal["rulesets", "classic"],
         typer.Option(
             "--mode",
             help="rulesets (default) or classic branch protection (older GHES).",
         ),
-    ] = ProtectMode.RULESETS,
+    ] = "rulesets",
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Show the field-level diff; write nothing."),
@@ -137,13 +136,26 @@ def protect_cmd(
     """Apply .github/settings.yml (repository settings and default-branch
     protection) to GitHub. Token: $GITHUB_TOKEN or $GH_TOKEN."""
     with handle_errors():
+        from scaffold.adapters.github import GitHubClient
+        from scaffold.services.protect import (
+            ProtectMode,
+            RepoRef,
+            load_settings,
+            protect,
+            repo_from_answers,
+        )
+
         ref = RepoRef.parse(repo) if repo else repo_from_answers(path)
         settings = load_settings(path)
         url = api_url_from(api_url, os.environ)
         token = token_from_env(os.environ)
         with GitHubClient(token=token, api_url=url) as client:
             report = protect(
-                settings=settings, repo=ref, forge=client, mode=mode, dry_run=dry_run
+                settings=settings,
+                repo=ref,
+                forge=client,
+                mode=ProtectMode(mode),
+                dry_run=dry_run,
             )
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
