@@ -6,23 +6,15 @@ import json
 from enum import StrEnum
 from itertools import groupby
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scaffold import __version__
-from scaffold.adapters.actionlint import Actionlint
-from scaffold.adapters.kustomize import Kustomize, PathLocator
-from scaffold.adapters.schemas import SchemaRegistry
 from scaffold.cli.app import app, handle_errors
-from scaffold.rules import Severity
-from scaffold.services.check import (
-    CheckOptions,
-    CheckReport,
-    RootStatus,
-    check_repo,
-    resolve_settings,
-)
+
+if TYPE_CHECKING:
+    from scaffold.services.check import CheckReport
 
 
 class OutputFormat(StrEnum):
@@ -83,6 +75,12 @@ def check(
     Exit 0 when there are no errors (warnings are allowed unless --strict), 1 on
     findings that fail the check, 2 on usage or configuration errors.
     """
+    # heavy imports (yaml, jsonschema, kubernetes-validate) only when checking
+    from scaffold.adapters.actionlint import Actionlint
+    from scaffold.adapters.kustomize import Kustomize, PathLocator
+    from scaffold.adapters.schemas import SchemaRegistry
+    from scaffold.services.check import CheckOptions, check_repo, resolve_settings
+
     with handle_errors():
         settings = resolve_settings(
             path,
@@ -123,6 +121,8 @@ def _plural(count: int, word: str) -> str:
 
 def render_text(report: CheckReport) -> str:
     """Findings grouped by file, the roots, and a summary line."""
+    from scaffold.services.check import RootStatus
+
     lines: list[str] = []
     for file, group in groupby(report.findings, key=lambda f: f.file):
         lines.append(file)
@@ -174,4 +174,4 @@ def render_text(report: CheckReport) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Severity", "check", "render_text"]
+__all__ = ["check", "render_text"]

@@ -10,26 +10,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 
 from scaffold.adapters.git import Git
-from scaffold.adapters.sops import Sops
-from scaffold.adapters.templates import CopierTemplates
 from scaffold.cli.app import app, handle_errors
-from scaffold.config import resolve_template
+from scaffold.cli.new import load_answers, parse_set
 from scaffold.errors import DirtyRepoError, UsageError
-from scaffold.models import TemplateSource
-from scaffold.services.fleet import (
-    AddedApp,
-    Fleet,
-    add_app,
-    fleet_answers_from_app,
-    preflight,
-    write_example_secret,
-)
+
+if TYPE_CHECKING:
+    from scaffold.models import TemplateSource
+    from scaffold.services.fleet import AddedApp, Fleet
 
 fleet_app = typer.Typer(
     name="fleet",
@@ -38,32 +30,6 @@ fleet_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(fleet_app, name="fleet")
-
-
-def _parse_set(values: list[str]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
-        result[key.strip()] = value
-    return result
-
-
-def _load_answers(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"--answers {path}: cannot read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise UsageError(f"--answers {path}: invalid YAML") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UsageError(f"--answers {path}: must be a YAML mapping of key: value")
-    return {str(k): v for k, v in data.items() if not str(k).startswith("_")}
 
 
 def _summary(added: AddedApp) -> str:
@@ -109,8 +75,12 @@ def add_app_command(
     ] = False,
 ) -> None:
     """Register an app in a fleet, also a third-party image without an app repo."""
+    from scaffold.adapters.templates import CopierTemplates
+    from scaffold.config import resolve_template
+    from scaffold.services.fleet import add_app
+
     with handle_errors():
-        data = {**_load_answers(answers), **_parse_set(set_ or [])}
+        data = {**load_answers(answers), **parse_set(set_ or [])}
         source = resolve_template(template, ref, os.environ)
         git = Git()
         added = add_app(
@@ -132,6 +102,9 @@ def example_secret_command(
     ] = False,
 ) -> None:
     """Write a SOPS-encrypted example Secret to secrets/<env>/ (Flux + sops)."""
+    from scaffold.adapters.sops import Sops
+    from scaffold.services.fleet import write_example_secret
+
     with handle_errors():
         written = write_example_secret(
             fleet_path=fleet, encryptor=Sops(), git=Git(), force=force
@@ -145,6 +118,8 @@ def example_secret_command(
 
 def check_infra(infra: Path, kind: str, data: dict[str, Any]) -> Fleet:
     """Fail fast (exit 2, nothing written) before the app repo is generated."""
+    from scaffold.services.fleet import preflight
+
     if kind != "app":
         raise UsageError("--infra: only `scaffold new app` can register into a fleet")
     fleet = preflight(infra, data.get("name"))
@@ -158,6 +133,9 @@ def register_new_app(
     infra: Path, app_answers: dict[str, Any], source: TemplateSource, *, commit: bool
 ) -> str:
     """Register the freshly generated app repo in the fleet; return a summary."""
+    from scaffold.adapters.templates import CopierTemplates
+    from scaffold.services.fleet import add_app, fleet_answers_from_app
+
     git = Git()
     added = add_app(
         fleet_path=infra,
