@@ -840,7 +840,7 @@ def test_controllers_match_the_secrets_choice(fleet: Fleet) -> None:
 
 @only(engine="flux")
 def test_cluster_dirs_build_as_flux_generates_them(
-    fleet: Fleet, tmp_path: Path
+    fleet: Fleet, tmp_path: Path, shared_dir: Path
 ) -> None:
     """clusters/<env> (and secrets/<env>) have no kustomization.yaml: Flux generates
     one from every manifest below. Built that way, each cluster has its sync objects,
