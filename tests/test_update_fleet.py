@@ -327,3 +327,27 @@ def test_dry_run_reports_an_app_conflict(fleet: Path) -> None:
     assert "CONFLICT apps/web/NOTES.md" in out
     assert "error: the update of apps/web would leave 1 conflict(s) (dry run)" in out
     assert state(fleet) == before
+
+
+def test_a_failing_app_rolls_the_whole_update_back(fleet: Path) -> None:
+    answers_file = fleet / "apps/web/.copier-answers.yml"
+    text = answers_file.read_text(encoding="utf-8")
+    answers_file.write_text(
+        text.replace(f"_src_path: {version_src(fleet)}", "_src_path: /nonexistent"),
+        "utf-8",
+    )
+    commit_all(fleet, "break web's template source")
+    before = state(fleet)
+
+    code, out = run("update", str(fleet), "--to", "v1.1.0")
+
+    assert code in (1, 2), out
+    assert out.startswith("error: ")
+    # the fleet and api were updated and committed first; all of it is undone
+    assert state(fleet) == before
+    assert git(fleet, "branch", "--show-current").strip() == "main"
+
+
+def version_src(repo: Path) -> str:
+    data = yaml.safe_load((repo / ".copier-answers.yml").read_text(encoding="utf-8"))
+    return str(data["_src_path"])
