@@ -110,15 +110,20 @@ class UpdateConflictError(ScaffoldError):
 
     exit_code: ClassVar[int] = 3
 
-    def __init__(self, *, count: int, branch: str | None) -> None:
+    def __init__(
+        self, *, count: int, branch: str | None, instance: str | None = None
+    ) -> None:
         self.count = count
         self.branch = branch
+        self.instance = instance
+        what = f"the update of {instance}" if instance else "the update"
         if branch is None:
-            message = f"the update would leave {count} conflict(s) (dry run)"
+            message = f"{what} would leave {count} conflict(s) (dry run)"
         else:
+            committed = f" for {instance}" if instance else ""
             message = (
-                f"the update left {count} conflict(s) on branch {branch}; "
-                "resolve them, then commit (nothing was committed)"
+                f"{what} left {count} conflict(s) on branch {branch}; "
+                f"resolve them, then commit (nothing was committed{committed})"
             )
         super().__init__(message)
 

@@ -121,6 +121,11 @@ class Git:
         else:
             self.run(path, "switch", "-q", "--discard-changes", "--detach", sha)
 
+    def reset_to(self, path: Path, sha: str) -> None:
+        """Throw away every change and move the current branch back to ``sha``."""
+        self.run(path, "reset", "-q", "--hard", sha)
+        self.run(path, "clean", "-q", "-fd")
+
     def delete_branch(self, path: Path, branch: str) -> None:
         """Delete a local branch, merged or not."""
         self.run(path, "branch", "-q", "-D", branch)

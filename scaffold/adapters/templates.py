@@ -157,10 +157,14 @@ class CopierTemplates:
             answers=read_answers(dest / (answers_file or ANSWERS_FILE)), notes=notes
         )
 
-    def update(self, project: Path, *, ref: str | None) -> list[str]:
+    def update(
+        self, project: Path, *, ref: str | None, answers_file: str | None = None
+    ) -> list[str]:
         """``copier update`` of ``project`` to ``ref``, non-interactively.
 
-        Conflicts are written inline (``<<<<<<< before updating`` markers and
+        ``answers_file`` (relative to ``project``) selects the Copier instance, e.g.
+        ``apps/<name>/.copier-answers.yml`` for an app inside a fleet. Conflicts
+        are written inline (``<<<<<<< before updating`` markers and
         unmerged index entries); copier succeeds anyway, the caller detects them.
         Returns copier's warnings.
         """
@@ -176,6 +180,7 @@ class CopierTemplates:
                 vcs_ref=ref,
                 quiet=True,
                 unsafe=False,
+                answers_file=answers_file,
             )
         return notes
 

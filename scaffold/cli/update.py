@@ -1,14 +1,18 @@
-"""``scaffold update``: bring one local repo to a newer template version."""
+"""``scaffold update``: bring one local repo (and a fleet's apps) to a newer
+template version."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scaffold.cli.app import app, handle_errors
 from scaffold.errors import UpdateConflictError
+
+if TYPE_CHECKING:
+    from scaffold.services.update import UpdateReport, UpdateResult
 
 
 @app.command()
@@ -29,68 +33,149 @@ def update(
             "--dry-run", help="Show the diff the update would make; change nothing."
         ),
     ] = False,
+    apps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--app",
+            metavar="NAME",
+            help="Fleets: update only this app (repeatable); the fleet's own "
+            "files are left alone.",
+        ),
+    ] = None,
+    no_apps: Annotated[
+        bool,
+        typer.Option("--no-apps", help="Fleets: update only the fleet's own files."),
+    ] = False,
 ) -> None:
     """Update a generated repo to a newer template version.
 
     Works on a new branch scaffold/update-<ref> and commits
-    "chore(template): vA → vB" there. Conflicts are left in the work tree
-    (exit 3), nothing is committed then.
+    "chore(template): vA → vB" there. In a fleet every app
+    (apps/<name>/.copier-answers.yml) is updated too, one commit each
+    ("chore(template): apps/<name> vA → vB"). Conflicts are left in the work
+    tree (exit 3), nothing is committed for that instance then.
     """
     with handle_errors():
         from scaffold.adapters.git import Git
         from scaffold.adapters.templates import CopierTemplates
-        from scaffold.services.update import update_repo
+        from scaffold.services.update import update_instances
 
         git = Git()
-        result = update_repo(
+        report = update_instances(
             path,
             to_ref=to,
             templates=CopierTemplates(git=git),
             git=git,
             dry_run=dry_run,
+            apps=apps or None,
+            include_apps=not no_apps,
         )
-        for note in result.notes:
-            typer.echo(f"note: {note}", err=True)
+        for result in report.results:
+            for note in result.notes:
+                typer.echo(f"note: {note}", err=True)
+        if len(report.results) == 1:
+            _print_single(report.results[0])
+        else:
+            _print_many(report)
+
+
+def _print_single(result: UpdateResult) -> None:
+    """One instance: the repo itself (or one app with --app)."""
+    versions = f"{result.from_version} → {result.to_version}"
+    if result.up_to_date:
+        typer.echo(
+            f"{result.path}: already up to date at {result.from_version}"
+            if result.from_version == result.to_version
+            else f"{result.path}: already up to date ({versions} changes nothing)"
+        )
+        return
+    if result.dry_run:
+        typer.echo(f"{result.path}: dry run of {versions}; nothing was changed")
+        typer.echo(result.diff, nl=False)
+    if result.conflicts:
+        _conflicts(result, remaining=[])
+    if not result.dry_run:
+        typer.echo(
+            f"{result.path}: updated {versions} on branch {result.branch} "
+            f"(commit {str(result.commit)[:12]}, {len(result.changed)} file(s))"
+        )
+        for rel in result.changed:
+            typer.echo(f"  {rel}")
+        typer.echo(f"Review and merge it: git diff {result.branch}~1 {result.branch}")
+
+
+def _print_many(report: UpdateReport) -> None:
+    """A fleet: its own instance and its apps', one line each."""
+    if report.up_to_date:
+        at = sorted({r.to_version for r in report.results})
+        typer.echo(
+            f"{report.path}: already up to date at {', '.join(at)} "
+            f"({len(report.results)} template instances)"
+        )
+        return
+    if report.dry_run:
+        typer.echo(f"{report.path}: dry run; nothing was changed")
+    for result in report.results:
+        label = result.instance or "."
         versions = f"{result.from_version} → {result.to_version}"
-        if result.up_to_date:
+        if result.from_version == result.to_version:
+            typer.echo(f"{label}: unchanged, already at {result.to_version}")
+        elif result.conflicts:
+            typer.echo(f"{label}: {versions} left conflicts")
+        elif result.up_to_date:
+            typer.echo(f"{label}: {versions} changes nothing")
+        elif report.dry_run:
+            typer.echo(f"{label}: {versions}, {len(result.changed)} file(s)")
+        else:
             typer.echo(
-                f"{result.path}: already up to date at {result.from_version}"
-                if result.from_version == result.to_version
-                else f"{result.path}: already up to date ({versions} changes nothing)"
-            )
-            return
-        if result.dry_run:
-            typer.echo(f"{result.path}: dry run of {versions}; nothing was changed")
-            typer.echo(result.diff, nl=False)
-        for conflict in result.conflicts:
-            typer.echo(f"CONFLICT {conflict.path}: {conflict.reason}")
-        if result.conflicts:
-            if result.dry_run:
-                raise UpdateConflictError(count=len(result.conflicts), branch=None)
-            subject = _subject(result.from_version, result.to_version)
-            typer.echo(
-                f"\nThe work tree is on {result.branch} with the update applied. "
-                "Resolve each file above (remove the <<<<<<< ======= >>>>>>> "
-                "markers, fold *.rej hunks in and delete them), then:\n"
-                f"  git add -A && git commit -m '{subject}'\n"
-                "To abandon the update instead:\n"
-                f"  git reset -q --hard && git clean -fdq && git switch - "
-                f"&& git branch -D {result.branch}"
-            )
-            raise UpdateConflictError(count=len(result.conflicts), branch=result.branch)
-        if not result.dry_run:
-            typer.echo(
-                f"{result.path}: updated {versions} on branch {result.branch} "
-                f"(commit {str(result.commit)[:12]}, {len(result.changed)} file(s))"
+                f"{label}: {versions} (commit {str(result.commit)[:12]}, "
+                f"{len(result.changed)} file(s))"
             )
             for rel in result.changed:
                 typer.echo(f"  {rel}")
-            typer.echo(
-                f"Review and merge it: git diff {result.branch}~1 {result.branch}"
-            )
+    for label in report.not_run:
+        typer.echo(f"{label}: not run (an earlier instance has conflicts)")
+    if report.dry_run:
+        typer.echo(report.diff, nl=False)
+    conflicted = report.conflicted
+    if conflicted is not None:
+        _conflicts(conflicted, remaining=report.not_run)
+    if not report.dry_run:
+        count = len(report.commits)
+        typer.echo(
+            f"{report.path}: updated on branch {report.branch} ({count} commit(s))\n"
+            f"Review and merge it: git log -p {report.branch}~{count}..{report.branch}"
+        )
 
 
-def _subject(from_version: str, to_version: str) -> str:
+def _conflicts(result: UpdateResult, *, remaining: list[str]) -> None:
+    """List the conflicts file by file, tell how to go on; exit 3."""
     from scaffold.services.update import commit_message
 
-    return commit_message(from_version, to_version)
+    for conflict in result.conflicts:
+        typer.echo(f"CONFLICT {conflict.path}: {conflict.reason}")
+    instance = result.instance or None
+    if result.dry_run:
+        raise UpdateConflictError(
+            count=len(result.conflicts), branch=None, instance=instance
+        )
+    subject = commit_message(result.from_version, result.to_version, result.instance)
+    rerun = ""
+    if remaining:
+        rerun = (
+            "  then run the same scaffold update again (on this branch) for the "
+            f"rest: {', '.join(remaining)}\n"
+        )
+    typer.echo(
+        f"\nThe work tree is on {result.branch} with the update applied. "
+        "Resolve each file above (remove the <<<<<<< ======= >>>>>>> "
+        "markers, fold *.rej hunks in and delete them), then:\n"
+        f"  git add -A && git commit -m '{subject}'\n"
+        f"{rerun}"
+        "To abandon the update instead:\n"
+        f"  git reset -q --hard && git clean -fdq && git switch - "
+        f"&& git branch -D {result.branch}"
+    )
+    raise UpdateConflictError(
+        count=len(result.conflicts), branch=result.branch, instance=instance
+    )

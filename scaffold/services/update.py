@@ -1,6 +1,9 @@
 """Use case: update one local repo to a newer template version.
 
-Steps (see docs/ARCHITECTURE.md and shared/reference/copier.md §2):
+A repo holds one or more Copier instances: its own (``.copier-answers.yml``) and,
+in a fleet, one per app (``apps/<name>/.copier-answers.yml``). Every instance is
+updated in turn on the same branch, one commit each. Per instance
+(see docs/ARCHITECTURE.md and shared/reference/copier.md §2):
 
 1. refuse a dirty work tree (copier would too, later and less clearly);
 2. read the current version from the answers file's ``_commit``; the target is
@@ -14,9 +17,12 @@ Steps (see docs/ARCHITECTURE.md and shared/reference/copier.md §2):
 5. collect conflicts (unmerged paths, ``<<<<<<< before updating`` markers,
    ``*.rej`` files, orphaned local edits); with conflicts nothing is committed and
    the work tree is left on the update branch for the user to resolve;
-6. otherwise commit ``chore(template): vA → vB``; with no changes at all, go back to
-   the original branch and delete the update branch.
+6. otherwise commit ``chore(template): vA → vB`` (``chore(template): apps/<name>
+   vA → vB`` for an app); with no changes at all in any instance, go back to the
+   original branch and delete the update branch.
 
+The first instance with conflicts stops the run (the later ones are not run); a
+second run on the update branch, once the resolution is committed, carries on.
 ``dry_run`` does all of this in a throwaway clone and returns the diff.
 """
 
@@ -24,17 +30,18 @@ from __future__ import annotations
 
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from scaffold.adapters.git import Git
 from scaffold.adapters.templates import Rendered, read_answers
 from scaffold.errors import DirtyRepoError, UsageError
-from scaffold.layout import ANSWERS_FILE, UPDATE_BRANCH_PREFIX
+from scaffold.layout import ANSWERS_FILE, FLEET_APPS_DIR, UPDATE_BRANCH_PREFIX
 from scaffold.models import TemplateSource
 
 CONFLICT_MARKER = "<<<<<<< before updating"
+_DRY_RUN_AUTHOR = "scaffold dry run <scaffold@localhost>"
 
 
 class TemplateUpdater(Protocol):
@@ -51,7 +58,9 @@ class TemplateUpdater(Protocol):
         answers_file: str | None = None,
     ) -> Rendered: ...
 
-    def update(self, project: Path, *, ref: str | None) -> list[str]: ...
+    def update(
+        self, project: Path, *, ref: str | None, answers_file: str | None = None
+    ) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +85,8 @@ class UpdateResult:
     diff: str = ""
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
+    instance: str = ""  # "" for the repo itself, "apps/<name>" for a fleet's app
+    answers_file: str = ANSWERS_FILE
 
     @property
     def up_to_date(self) -> bool:
@@ -106,9 +117,67 @@ def branch_for(ref: str) -> str:
     return f"{UPDATE_BRANCH_PREFIX}{safe}"
 
 
-def commit_message(from_version: str, to_version: str) -> str:
-    """The update commit's subject."""
-    return f"chore(template): {from_version} → {to_version}"
+def commit_message(from_version: str, to_version: str, instance: str = "") -> str:
+    """The update commit's subject (``instance`` e.g. ``apps/web`` in a fleet)."""
+    where = f"{instance} " if instance else ""
+    return f"chore(template): {where}{from_version} → {to_version}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Instance:
+    """One Copier instance in a repo: the repo itself or an app inside a fleet."""
+
+    label: str  # "" for the repo itself, "apps/<name>" for an app of a fleet
+    answers_file: str  # relative to the repo root
+    answers: dict[str, Any]
+
+    @property
+    def src(self) -> str:
+        return str(self.answers.get("_src_path") or "")
+
+    @property
+    def version(self) -> str:
+        return str(self.answers.get("_commit") or "")
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {k: v for k, v in self.answers.items() if not str(k).startswith("_")}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateReport:
+    """What ``scaffold update`` did to every Copier instance of one repo.
+
+    ``results`` holds one :class:`UpdateResult` per instance that was looked at, in
+    order (the repo itself first, then the fleet's apps); ``not_run`` names the
+    instances left alone because an earlier one stopped with conflicts.
+    """
+
+    path: Path
+    to_version: str
+    results: list[UpdateResult]
+    branch: str | None = None  # the update branch left behind, None if none
+    dry_run: bool = False
+    not_run: list[str] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        """True when no instance changes."""
+        return all(r.up_to_date for r in self.results) and not self.not_run
+
+    @property
+    def conflicted(self) -> UpdateResult | None:
+        """The instance that stopped the update with conflicts, if any."""
+        return next((r for r in self.results if r.conflicts), None)
+
+    @property
+    def commits(self) -> list[str]:
+        return [r.commit for r in self.results if r.commit]
+
+    @property
+    def diff(self) -> str:
+        """The combined diff (dry run: of every instance; else of each commit)."""
+        return "".join(r.diff for r in self.results)
 
 
 def update_repo(
@@ -119,59 +188,262 @@ def update_repo(
     git: Git,
     dry_run: bool = False,
 ) -> UpdateResult:
-    """Update the repo at ``path`` to template version ``to_ref`` (default: latest)."""
+    """Update the repo's own instance at ``path`` to ``to_ref`` (default: latest)."""
+    report = update_instances(
+        path,
+        to_ref=to_ref,
+        templates=templates,
+        git=git,
+        dry_run=dry_run,
+        include_apps=False,
+    )
+    return report.results[0]
+
+
+def list_instances(
+    path: Path, answers: dict[str, Any], *, apps: list[str] | None, include_apps: bool
+) -> list[Instance]:
+    """The repo's own instance and, for a fleet, its apps' instances.
+
+    ``apps`` restricts the update to those apps (the fleet's own instance is left
+    alone then); ``include_apps=False`` updates only the repo's own instance.
+    """
+    own = Instance(label="", answers_file=ANSWERS_FILE, answers=answers)
+    if apps and not include_apps:
+        raise UsageError("--app: cannot be combined with --no-apps")
+    if answers.get("repo_kind") != "infra":
+        if apps:
+            raise UsageError(f"--app: {path} is not a fleet (repo_kind is not infra)")
+        return [own]
+    from scaffold.services.fleet import answers_file_for, read_fleet
+
+    registered = read_fleet(path, field="PATH").apps()
+    if apps:
+        unknown = [a for a in dict.fromkeys(apps) if a not in registered]
+        if unknown:
+            known = ", ".join(registered) or "none"
+            raise UsageError(
+                f"--app: no app {', '.join(map(repr, unknown))} in the fleet "
+                f"(apps: {known})"
+            )
+        selected = list(dict.fromkeys(apps))
+    else:
+        selected = registered if include_apps else []
+    result = [] if apps else [own]
+    for name in selected:
+        rel = answers_file_for(name)
+        app_answers = read_answers(path / rel)
+        if not app_answers.get("_commit") or not app_answers.get("_src_path"):
+            raise UsageError(f"{rel}: no _src_path and _commit; cannot update {name}")
+        result.append(
+            Instance(
+                label=f"{FLEET_APPS_DIR}/{name}",
+                answers_file=rel,
+                answers=app_answers,
+            )
+        )
+    return result
+
+
+def update_instances(
+    path: Path,
+    *,
+    to_ref: str | None,
+    templates: TemplateUpdater,
+    git: Git,
+    dry_run: bool = False,
+    apps: list[str] | None = None,
+    include_apps: bool = True,
+) -> UpdateReport:
+    """Update every Copier instance of the repo at ``path`` on one branch.
+
+    For a fleet that is the fleet's own instance and each app's
+    (``apps/<name>/.copier-answers.yml``), one commit per instance, all on
+    ``scaffold/update-<ref>``. The first instance with conflicts stops the run:
+    its update is left uncommitted on the branch, the later ones are not run.
+    Running again on the update branch (after committing the resolution) goes on
+    with the instances still behind.
+    """
     path = path.resolve()
     if not path.is_dir() or not git.is_repo_root(path):
         raise UsageError(f"{path}: not the top of a git work tree")
     answers = read_answers(path / ANSWERS_FILE)
-    from_version = str(answers.get("_commit") or "")
-    src = str(answers.get("_src_path") or "")
-    if not from_version or not src:
+    if not answers.get("_commit") or not answers.get("_src_path"):
         raise UsageError(
             f"{path}: no {ANSWERS_FILE} with _src_path and _commit; "
             "was it generated by scaffold new?"
         )
+    instances = list_instances(path, answers, apps=apps, include_apps=include_apps)
     if git.is_dirty(path):
         raise DirtyRepoError(path=str(path))
-    target = to_ref or latest_tag(templates.tags(src))
-    if not target:
-        raise UsageError(f"template {src} has no version tags; pass --to REF")
-    base = UpdateResult(
-        path=path, from_version=from_version, to_version=target, dry_run=dry_run
-    )
-    if target == from_version:
-        return base
-    branch = branch_for(target)
-    if branch in git.branches(path):
+    tags: dict[str, list[str]] = {}
+
+    def target_of(inst: Instance) -> str:
+        if to_ref:
+            return to_ref
+        if inst.src not in tags:
+            tags[inst.src] = templates.tags(inst.src)
+        found = latest_tag(tags[inst.src])
+        if not found:
+            raise UsageError(f"template {inst.src} has no version tags; pass --to REF")
+        return found
+
+    targets = [target_of(inst) for inst in instances]
+    pending = [
+        (inst, target)
+        for inst, target in zip(instances, targets, strict=True)
+        if target != inst.version
+    ]
+    branch = branch_for(pending[0][1] if pending else targets[0])
+    if not pending:
+        results = [
+            _result(path, inst, target, dry_run)
+            for inst, target in zip(instances, targets, strict=True)
+        ]
+        return UpdateReport(
+            path=path, to_version=targets[0], results=results, dry_run=dry_run
+        )
+    resume = git.current_branch(path) == branch
+    if branch in git.branches(path) and not resume:
         raise UsageError(
             f"branch {branch} already exists in {path}; merge or delete it first"
         )
-    data = {k: v for k, v in answers.items() if not str(k).startswith("_")}
     with tempfile.TemporaryDirectory(prefix="scaffold-update-") as tmp:
         scratch = Path(tmp)
-        orphans = find_orphans(
-            path,
-            src=src,
-            old=from_version,
-            new=target,
-            answers=data,
-            templates=templates,
-            scratch=scratch,
-        )
         if dry_run:
             work = scratch / "clone"
             git.clone(path, work)
         else:
             work = path
-        return _apply(
+        return _run(
             work,
-            base=base,
+            path=path,
+            plan=list(zip(instances, targets, strict=True)),
             branch=branch,
-            orphans=orphans,
+            resume=resume,
             templates=templates,
             git=git,
+            scratch=scratch,
             dry_run=dry_run,
         )
+
+
+def _result(path: Path, inst: Instance, target: str, dry_run: bool) -> UpdateResult:
+    return UpdateResult(
+        path=path / inst.label if inst.label else path,
+        from_version=inst.version,
+        to_version=target,
+        dry_run=dry_run,
+        instance=inst.label,
+        answers_file=inst.answers_file,
+    )
+
+
+def _run(
+    work: Path,
+    *,
+    path: Path,
+    plan: list[tuple[Instance, str]],
+    branch: str,
+    resume: bool,
+    templates: TemplateUpdater,
+    git: Git,
+    scratch: Path,
+    dry_run: bool,
+) -> UpdateReport:
+    original = git.current_branch(work)
+    start = git.head(work)
+    if not resume:
+        git.switch_new(work, branch)
+    results: list[UpdateResult] = []
+    not_run: list[str] = []
+    try:
+        for index, (inst, target) in enumerate(plan):
+            base = _result(path, inst, target, dry_run)
+            if target == inst.version:
+                results.append(base)
+                continue
+            result = _update_one(
+                work,
+                inst,
+                base=base,
+                templates=templates,
+                git=git,
+                scratch=scratch / f"instance-{index}",
+                dry_run=dry_run,
+            )
+            results.append(result)
+            if result.conflicts:
+                not_run = [i.label or "." for i, _ in plan[index + 1 :]]
+                break
+    except BaseException:
+        if resume:
+            git.reset_to(work, start)
+        else:
+            git.restore(work, branch=original, sha=start)
+            git.delete_branch(work, branch)
+        raise
+    report = UpdateReport(
+        path=path,
+        to_version=plan[0][1],
+        results=results,
+        dry_run=dry_run,
+        not_run=not_run,
+    )
+    if dry_run:
+        return report
+    if report.up_to_date and not resume:
+        git.restore(work, branch=original, sha=start)
+        git.delete_branch(work, branch)
+        return report
+    return replace(report, branch=branch)
+
+
+def _update_one(
+    work: Path,
+    inst: Instance,
+    *,
+    base: UpdateResult,
+    templates: TemplateUpdater,
+    git: Git,
+    scratch: Path,
+    dry_run: bool,
+) -> UpdateResult:
+    """Update one instance in ``work``; commit it unless it has conflicts."""
+    orphans = find_orphans(
+        work,
+        src=inst.src,
+        old=inst.version,
+        new=base.to_version,
+        answers=inst.data,
+        templates=templates,
+        scratch=scratch,
+        answers_file=inst.answers_file,
+    )
+    notes = templates.update(work, ref=base.to_version, answers_file=inst.answers_file)
+    conflicts = [*_restore_orphans(work, orphans), *find_conflicts(work, git)]
+    changed = git.changed_paths(work)
+    fields: dict[str, Any] = {
+        "changed": changed,
+        "conflicts": conflicts,
+        "notes": notes,
+    }
+    if not changed and not conflicts:
+        return replace(base, **fields)
+    if not dry_run:
+        fields["branch"] = git.current_branch(work)
+    if dry_run:
+        fields["diff"] = git.staged_diff(work) if changed else ""
+    if conflicts:
+        return replace(base, **fields)
+    message = commit_message(base.from_version, base.to_version, inst.label)
+    # copier refuses a dirty tree, so the next instance needs this one committed
+    # (in a dry run only inside the throwaway clone, under a neutral identity)
+    commit = git.commit_all(work, message, author=_DRY_RUN_AUTHOR if dry_run else None)
+    if not dry_run:
+        fields["commit"] = commit
+        fields["diff"] = git.show(work)
+    return replace(base, **fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +462,19 @@ def find_orphans(
     answers: dict[str, Any],
     templates: TemplateUpdater,
     scratch: Path,
+    answers_file: str | None = None,
 ) -> list[_Orphan]:
-    """Files the new version drops that the project has edited locally."""
+    """Files the new version drops that the project has edited locally.
+
+    ``answers_file`` selects the instance (an app inside a fleet renders into
+    ``apps/<name>/`` and ``clusters/``); paths are relative to the repo root.
+    """
     old_tree = scratch / "old"
     new_tree = scratch / "new"
-    templates.render_with_notes(TemplateSource(url=src, ref=old), old_tree, answers)
-    templates.render_with_notes(TemplateSource(url=src, ref=new), new_tree, answers)
+    for ref, tree in ((old, old_tree), (new, new_tree)):
+        templates.render_with_notes(
+            TemplateSource(url=src, ref=ref), tree, answers, answers_file=answers_file
+        )
     old_files, new_files = _files(old_tree), _files(new_tree)
     added = tuple(sorted(new_files - old_files))
     result = []
@@ -212,58 +491,6 @@ def _files(root: Path) -> set[str]:
         for p in root.rglob("*")
         if p.is_file() and ".git" not in p.relative_to(root).parts
     }
-
-
-def _apply(
-    work: Path,
-    *,
-    base: UpdateResult,
-    branch: str,
-    orphans: list[_Orphan],
-    templates: TemplateUpdater,
-    git: Git,
-    dry_run: bool,
-) -> UpdateResult:
-    original = git.current_branch(work)
-    head = git.head(work)
-    git.switch_new(work, branch)
-    try:
-        notes = templates.update(work, ref=base.to_version)
-    except BaseException:
-        git.restore(work, branch=original, sha=head)
-        git.delete_branch(work, branch)
-        raise
-    conflicts = [
-        *_restore_orphans(work, orphans),
-        *find_conflicts(work, git),
-    ]
-    changed = git.changed_paths(work)
-    fields: dict[str, Any] = {
-        "changed": changed,
-        "conflicts": conflicts,
-        "notes": notes,
-    }
-    if dry_run:
-        fields["diff"] = git.staged_diff(work) if changed else ""
-        return _replace(base, **fields)
-    if not changed and not conflicts:
-        git.restore(work, branch=original, sha=head)
-        git.delete_branch(work, branch)
-        return _replace(base, **fields)
-    fields["branch"] = branch
-    if conflicts:
-        return _replace(base, **fields)
-    fields["commit"] = git.commit_all(
-        work, commit_message(base.from_version, base.to_version)
-    )
-    fields["diff"] = git.show(work)
-    return _replace(base, **fields)
-
-
-def _replace(base: UpdateResult, **changes: Any) -> UpdateResult:
-    from dataclasses import replace
-
-    return replace(base, **changes)
 
 
 def _restore_orphans(work: Path, orphans: list[_Orphan]) -> list[Conflict]:
