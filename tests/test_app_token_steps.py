@@ -74,7 +74,8 @@ def test_both_templates_mint_the_token_identically(rendered: dict[str, Path]) ->
     shared = set(CREDENTIALS) | {"permission-contents", "permission-pull-requests"}
     assert {k: app["with"][k] for k in shared} == {k: fleet["with"][k] for k in shared}
     # the app repo's token is scoped to the fleet repo; the fleet's to itself
-    assert app["with"]["owner"] == "acme" and app["with"]["repositories"] == "fleet-infra"
+    assert app["with"]["owner"] == "acme"
+    assert app["with"]["repositories"] == "fleet-infra"
     assert "owner" not in fleet["with"] and "repositories" not in fleet["with"]
 
 

@@ -982,8 +982,10 @@ def test_scaffold_check_job_passes_strict_with_the_pinned_catalog(
     pinned = f'pipx run --spec "gitops-scaffold=={__version__}" scaffold check .'
     assert check["run"].startswith(pinned)
     assert "--strict" in check["run"].split()
-    skip = ["--skip", "kustomize-remote"] if fleet.engine == "argocd" else []
-    assert check["run"].split()[-2:] == (skip or ["--schema-location", '"$CRD_SCHEMAS"'])
+    tail = ["--schema-location", '"$CRD_SCHEMAS"']
+    if fleet.engine == "argocd":
+        tail = ["--skip", "kustomize-remote"]
+    assert check["run"].split()[-2:] == tail
     scaffold = shutil.which("scaffold", path=str(Path(sys.executable).parent))
     assert scaffold, "scaffold console script not installed in the test venv"
     script = check["run"].replace(pinned.removesuffix(" check ."), scaffold, 1)
