@@ -457,9 +457,22 @@ def test_scaffold_check_job_runs_the_pinned_scaffold(app: Rendered) -> None:
     from scaffold import __version__
 
     job = workflow(app, "ci")["jobs"]["scaffold-check"]
-    runs = " ".join(s.get("run", "") for s in job["steps"])
-    assert f'"gitops-scaffold=={__version__}"' in runs
-    assert "scaffold check ." in runs
+    (step,) = [s for s in job["steps"] if "run" in s]
+    pinned = f'pipx run --spec "gitops-scaffold=={__version__}" scaffold'
+    assert step["run"] == f"{pinned} check . --strict"
+    # run for real with this checkout's scaffold in place of the pinned release
+    import shutil
+
+    scaffold = shutil.which("scaffold", path=str(Path(sys.executable).parent))
+    assert scaffold, "scaffold console script not installed in the test venv"
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    proc = run(
+        ["bash", "-e", "-c", step["run"].replace(pinned, scaffold, 1)],
+        cwd=app.path,
+        env={**os.environ, "PATH": path},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("OK") or "\nOK: " in proc.stdout, proc.stdout
 
 
 def test_no_latest_tag_anywhere(app: Rendered) -> None:

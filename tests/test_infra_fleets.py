@@ -912,3 +912,91 @@ def test_lint_job_build_step_runs(fleet: Fleet) -> None:
     proc = _bash(_lint_step(fleet, "Build every kustomization"), fleet.path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "::error" not in proc.stdout
+
+
+# --- the scaffold-check job, run for real -------------------------------------------
+
+CATALOG_URL = "https://github.com/datreeio/CRDs-catalog"
+
+
+@pytest.fixture(scope="session")
+def crds_catalog_mirror(
+    shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str]:
+    """A local git repo in the CRDs-catalog layout (../shared/schemas/crds) that
+    serves shallow, blob-less fetches by commit SHA like GitHub does."""
+    import shutil
+
+    repo = tmp_path_factory.mktemp("catalog") / "CRDs-catalog"
+    shutil.copytree(shared_dir / "schemas" / "crds", repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "uploadpack.allowFilter", "true")
+    git(repo, "config", "uploadpack.allowAnySHA1InWant", "true")
+    return repo, commit_all(repo, "catalog")
+
+
+def test_scaffold_check_job_passes_strict_with_the_pinned_catalog(
+    fleet: Fleet, crds_catalog_mirror: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The generated `scaffold-check` job's two steps, run for real: the pinned,
+    sparse CRDs-catalog fetch (from a local mirror standing in for GitHub) and
+    `scaffold check --strict` with those schemas, on a fleet with apps."""
+    import shutil
+    import sys
+
+    from scaffold import __version__
+
+    mirror, mirror_sha = crds_catalog_mirror
+    wf = yaml.safe_load((fleet.path / ".github/workflows/validate.yaml").read_text())
+    fetch, check = [s for s in wf["jobs"]["scaffold-check"]["steps"] if "run" in s]
+    # the template pins a real catalog commit; the mirror has its own
+    assert re.fullmatch(r"[0-9a-f]{40}", fetch["env"]["CRDS_CATALOG_SHA"])
+    assert CATALOG_URL in fetch["run"]
+    github_env = tmp_path / "github_env"
+    github_env.touch()
+    env = {
+        **os.environ,
+        **fetch["env"],
+        "CRDS_CATALOG_SHA": mirror_sha,
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_ENV": str(github_env),
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"url.{mirror.as_uri()}.insteadOf",
+        "GIT_CONFIG_VALUE_0": CATALOG_URL,
+    }
+    proc = subprocess.run(
+        ["bash", "-e", "-c", fetch["run"]],
+        cwd=fleet.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (line,) = github_env.read_text().splitlines()
+    key, crds = line.split("=", 1)
+    assert key == "CRD_SCHEMAS" and crds == str(tmp_path / "crds")
+    fetched = {p.name for p in Path(crds).iterdir() if p.is_dir() and p.name != ".git"}
+    assert fetched == set(fetch["env"]["CRD_GROUPS"].split())  # sparse checkout
+
+    pinned = f'pipx run --spec "gitops-scaffold=={__version__}" scaffold check .'
+    assert check["run"].startswith(pinned)
+    assert "--strict" in check["run"].split()
+    tail = ["--schema-location", '"$CRD_SCHEMAS"']
+    if fleet.engine == "argocd":
+        tail = ["--skip", "kustomize-remote"]
+    assert check["run"].split()[-2:] == tail
+    scaffold = shutil.which("scaffold", path=str(Path(sys.executable).parent))
+    assert scaffold, "scaffold console script not installed in the test venv"
+    script = check["run"].replace(pinned.removesuffix(" check ."), scaffold, 1)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    proc = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=fleet.path,
+        env={**os.environ, "PATH": path, "CRD_SCHEMAS": crds},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(0 not validated)" in proc.stdout

@@ -102,7 +102,12 @@ class AddedApp:
 
 
 def answers_file_for(app: str) -> str:
-    """The answers file of ``app`` inside a fleet, relative to the fleet root."""
+    """The answers file of ``app`` inside a fleet, relative to the fleet root.
+
+    The root copier.yml computes the same path (``_answers_file``); it is still passed
+    to copier explicitly so that template refs from before that setting work too, and
+    because ``copier update`` reads the answers file before it knows the answers.
+    """
     return f"{FLEET_APPS_DIR}/{app}/{ANSWERS_FILE}"
 
 
