@@ -31,6 +31,7 @@ from scaffold.errors import (
 )
 from scaffold.layout import (
     ANSWERS_FILE,
+    DEFAULT_BRANCH,
     ENVIRONMENTS,
     FLEET_APP_KIND,
     FLEET_APPS_DIR,
@@ -153,7 +154,7 @@ def read_fleet(path: Path, *, field: str = "fleet") -> Fleet:
         owner=str(data.get("owner", "")),
         engine=engine,
         secrets=mode,
-        default_branch=str(data.get("default_branch", "main")),
+        default_branch=str(data.get("default_branch", DEFAULT_BRANCH)),
         answers=dict(data),
     )
 

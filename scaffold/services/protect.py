@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 import yaml
 
 from scaffold.errors import ConfigError
-from scaffold.layout import ANSWERS_FILE
+from scaffold.layout import ANSWERS_FILE, DEFAULT_BRANCH
 from scaffold.protection import (
     ABSENT,
     BranchSettings,
@@ -262,7 +262,7 @@ def _plan_rulesets(
 
 def _branch_name(branch: BranchSettings, live_repo: dict[str, Any]) -> str:
     if branch.name == "default":  # safe-settings: "default" is the default branch
-        return str(live_repo.get("default_branch") or "main")
+        return str(live_repo.get("default_branch") or DEFAULT_BRANCH)
     return branch.name
 
 
