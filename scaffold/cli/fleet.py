@@ -17,7 +17,8 @@ import typer
 from scaffold.adapters.git import Git
 from scaffold.cli.app import app, handle_errors
 from scaffold.cli.new import load_answers, parse_set
-from scaffold.errors import DirtyRepoError, UsageError
+from scaffold.errors import UsageError
+from scaffold.layout import FLEET_APPS_DIR, FLUX_APP_KUSTOMIZATION
 
 if TYPE_CHECKING:
     from scaffold.models import TemplateSource
@@ -34,13 +35,14 @@ app.add_typer(fleet_app, name="fleet")
 
 def _summary(added: AddedApp) -> str:
     where = (
-        "clusters/<env>/apps/" + added.name + ".yaml (Flux Kustomizations)"
+        FLUX_APP_KUSTOMIZATION.format(env="<env>", name=added.name)
+        + " (Flux Kustomizations)"
         if added.fleet.engine == "flux"
         else "the apps-<env> ApplicationSets (Argo CD)"
     )
     line = (
         f"Added app {added.name} to fleet {added.fleet.path} "
-        f"(apps/{added.name}, registered via {where})"
+        f"({FLEET_APPS_DIR}/{added.name}, registered via {where})"
     )
     if added.commit:
         line += f"; committed {added.commit[:12]}"
@@ -122,11 +124,7 @@ def check_infra(infra: Path, kind: str, data: dict[str, Any]) -> Fleet:
 
     if kind != "app":
         raise UsageError("--infra: only `scaffold new app` can register into a fleet")
-    fleet = preflight(infra, data.get("name"))
-    git = Git()
-    if git.is_repo_root(fleet.path) and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
-    return fleet
+    return preflight(infra, data.get("name"), git=Git())
 
 
 def register_new_app(

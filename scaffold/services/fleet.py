@@ -179,10 +179,17 @@ def check_app_name(fleet: Fleet, name: object) -> str:
     return text
 
 
-def preflight(path: Path, name: object, *, field: str = "--infra") -> Fleet:
-    """Everything :func:`add_app` checks before writing (for ``new app --infra``)."""
+def preflight(
+    path: Path, name: object, *, git: Git | None = None, field: str = "--infra"
+) -> Fleet:
+    """Everything :func:`add_app` checks before writing (for ``new app --infra``).
+
+    With ``git``, a fleet that is a git work tree must also be clean.
+    """
     fleet = read_fleet(path, field=field)
     check_app_name(fleet, name)
+    if git is not None and git.is_repo_root(fleet.path) and git.is_dirty(fleet.path):
+        raise DirtyRepoError(path=str(fleet.path))
     return fleet
 
 
