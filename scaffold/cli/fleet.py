@@ -57,20 +57,26 @@ def add_app_command(
         list[str] | None,
         typer.Option(
             "--set",
+            metavar="KEY=VALUE",
             help="Answer KEY=VALUE (repeatable): name, app_image, app_tag, "
             "container_port, replicas, health_path, autoscaling, description.",
         ),
     ] = None,
     answers: Annotated[
-        Path | None, typer.Option("--answers", help="YAML file of answers.")
+        Path | None,
+        typer.Option("--answers", metavar="FILE", help="YAML file of answers."),
     ] = None,
     template: Annotated[
         str | None,
-        typer.Option("--template", help="Template source (git URL or path)."),
+        typer.Option(
+            "--template", metavar="SRC", help="Template source (git URL or path)."
+        ),
     ] = None,
     ref: Annotated[
         str | None,
-        typer.Option("--ref", help="Template version (git tag); default: latest."),
+        typer.Option(
+            "--ref", metavar="REF", help="Template version (git tag); default: latest."
+        ),
     ] = None,
     no_commit: Annotated[
         bool, typer.Option("--no-commit", help="Write the files but do not commit.")
