@@ -24,13 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
 import yaml
 
 from scaffold.layout import ANSWERS_FILE, REQUIRED_CHECKS
-from tests.conftest import TEMPLATE_TAG
-from tests.helpers import PROJECT_ROOT, git, tree
+from tests.helpers import PROJECT_ROOT, TEMPLATE_TAG, git, render, tree
 
 BIN = Path(sys.executable).parent
 USES_PIN = re.compile(
@@ -108,14 +106,10 @@ def default_app(
 ) -> Rendered:
     """Defaults for everything but the required answers (plain copier.run_copy)."""
     dst = tmp_path_factory.mktemp("app-default") / "hello"
-    copier.run_copy(
-        str(template_repo),
+    render(
+        template_repo,
         dst,
         data=DEFAULT_ANSWERS,
-        vcs_ref=TEMPLATE_TAG,
-        defaults=True,
-        unsafe=False,
-        quiet=True,
     )
     return Rendered(dst, yaml.safe_load((dst / ANSWERS_FILE).read_text("utf-8")))
 

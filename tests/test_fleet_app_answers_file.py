@@ -16,7 +16,7 @@ import yaml
 from scaffold.adapters.git import Git
 from scaffold.adapters.templates import CopierTemplates
 from scaffold.models import TemplateSource
-from tests.conftest import TEMPLATE_TAG
+from tests.helpers import TEMPLATE_TAG
 
 FLEET = {
     "repo_kind": "infra",

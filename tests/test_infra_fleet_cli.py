@@ -11,8 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from scaffold.cli import app
-from tests.conftest import TEMPLATE_TAG
-from tests.helpers import commit_all, git, make_template_repo
+from tests.helpers import TEMPLATE_TAG, commit_all, git, make_template_repo, render
 from tests.infra_helpers import kustomize_build, validate_core
 
 runner = CliRunner()
@@ -22,11 +21,10 @@ runner = CliRunner()
 def pristine_fleet(
     template_repo: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    import copier
 
     dest = tmp_path_factory.mktemp("fleet") / "fleet-infra"
-    copier.run_copy(
-        str(template_repo),
+    render(
+        template_repo,
         dest,
         data={
             "repo_kind": "infra",
@@ -35,13 +33,8 @@ def pristine_fleet(
             "gitops_engine": "flux",
             "secrets": "none",
         },
-        vcs_ref=TEMPLATE_TAG,
-        defaults=True,
-        unsafe=False,
-        quiet=True,
+        git_init=True,
     )
-    git(dest, "init", "-q", "-b", "main")
-    commit_all(dest, "init")
     return dest
 
 
@@ -251,13 +244,12 @@ def test_fleet_app_is_updatable_with_its_answers_file(tmp_path: Path) -> None:
 
     tpl = make_template_repo(tmp_path / "tpl", "v0.1.0")
     fleet = tmp_path / "fleet"
-    copier.run_copy(
-        str(tpl), fleet, vcs_ref="v0.1.0", defaults=True, quiet=True,
+    render(
+        tpl, fleet, ref="v0.1.0",
         data={"repo_kind": "infra", "name": "fleet", "owner": "acme",
               "gitops_engine": "argocd", "secrets": "none"},
+        git_init=True,
     )  # fmt: skip
-    git(fleet, "init", "-q", "-b", "main")
-    commit_all(fleet, "init")
     for name in ("web", "api"):
         args = ["fleet", "add-app", str(fleet), "--set", f"name={name}"]
         result = _invoke(*args, "--template", str(tpl), "--ref", "v0.1.0")
@@ -325,13 +317,12 @@ def test_updating_the_fleet_keeps_its_apps(tmp_path: Path) -> None:
 
     tpl = make_template_repo(tmp_path / "tpl", "v0.1.0")
     fleet = tmp_path / "fleet"
-    copier.run_copy(
-        str(tpl), fleet, vcs_ref="v0.1.0", defaults=True, quiet=True,
+    render(
+        tpl, fleet, ref="v0.1.0",
         data={"repo_kind": "infra", "name": "fleet", "owner": "acme",
               "gitops_engine": "flux", "secrets": "none"},
+        git_init=True,
     )  # fmt: skip
-    git(fleet, "init", "-q", "-b", "main")
-    commit_all(fleet, "init")
     for name in ("web", "api"):
         args = ["fleet", "add-app", str(fleet), "--set", f"name={name}"]
         result = _invoke(*args, "--template", str(tpl), "--ref", "v0.1.0")
@@ -390,7 +381,6 @@ def test_example_secret_cli_encrypts_and_commits(
     import os
     import subprocess
 
-    import copier
     import pyrage
 
     from tests.infra_helpers import SOPS
@@ -399,14 +389,13 @@ def test_example_secret_cli_encrypts_and_commits(
     monkeypatch.setenv("PATH", f"{Path(SOPS).parent}{os.pathsep}{os.environ['PATH']}")
     ident = pyrage.x25519.Identity.generate()
     fleet = tmp_path / "fleet"
-    copier.run_copy(
-        str(template_repo), fleet, vcs_ref=TEMPLATE_TAG, defaults=True, quiet=True,
+    render(
+        template_repo, fleet,
         data={"repo_kind": "infra", "name": "fleet", "owner": "acme",
               "gitops_engine": "flux", "secrets": "sops",
               "sops_age_recipients": str(ident.to_public())},
+        git_init=True,
     )  # fmt: skip
-    git(fleet, "init", "-q", "-b", "main")
-    commit_all(fleet, "init")
     result = _invoke("fleet", "example-secret", str(fleet))
     assert result.exit_code == 0, result.output
     assert "Encrypted secrets/prod/example.sops.yaml" in result.output

@@ -24,8 +24,7 @@ from scaffold.adapters.templates import CopierTemplates
 from scaffold.layout import ENVIRONMENTS, REQUIRED_CHECKS
 from scaffold.models import TemplateSource
 from scaffold.services.fleet import add_app, write_example_secret
-from tests.conftest import TEMPLATE_TAG
-from tests.helpers import CRD_SCHEMAS, commit_all, git
+from tests.helpers import CRD_SCHEMAS, TEMPLATE_TAG, commit_all, git, render
 from tests.infra_helpers import (
     REMOTE_ROOTS,
     SOPS,
@@ -138,7 +137,6 @@ def _make_fleet(
     template_repo: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Fleet:
-    import copier
     import pyrage
 
     dest = tmp_path_factory.mktemp("fleets") / f"{engine}-{secrets}"
@@ -156,17 +154,12 @@ def _make_fleet(
         data["sops_age_recipients"] = str(ident.to_public())
     if engine == "argocd":
         data["argocd_prod_sync"] = "sync-window" if secrets == "none" else "manual"
-    copier.run_copy(
-        str(template_repo),
+    render(
+        template_repo,
         dest,
         data=data,
-        vcs_ref=TEMPLATE_TAG,
-        defaults=True,
-        unsafe=False,
-        quiet=True,
+        git_init=True,
     )
-    git(dest, "init", "-q", "-b", "main")
-    commit_all(dest, "init")
     source = TemplateSource(url=str(template_repo), ref=TEMPLATE_TAG)
     g = Git()
     for answers in APPS:
