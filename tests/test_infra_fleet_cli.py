@@ -238,22 +238,28 @@ def test_example_secret_needs_sops(fleet: Path) -> None:
     assert "secrets: the fleet uses 'none'" in result.output
 
 
-def test_fleet_app_is_updatable_with_its_answers_file(tmp_path: Path) -> None:
-    """copier update with answers_file apps/<app>/.copier-answers.yml: one app."""
-    import copier
-
+def _fleet_with_web_and_api(tmp_path: Path, *, engine: str) -> tuple[Path, Path]:
+    """A template repo tagged v0.1.0 and a committed fleet with the apps web and api."""
     tpl = make_template_repo(tmp_path / "tpl", "v0.1.0")
     fleet = tmp_path / "fleet"
     render(
         tpl, fleet, ref="v0.1.0",
         data={"repo_kind": "infra", "name": "fleet", "owner": "acme",
-              "gitops_engine": "argocd", "secrets": "none"},
+              "gitops_engine": engine, "secrets": "none"},
         git_init=True,
     )  # fmt: skip
     for name in ("web", "api"):
         args = ["fleet", "add-app", str(fleet), "--set", f"name={name}"]
         result = _invoke(*args, "--template", str(tpl), "--ref", "v0.1.0")
         assert result.exit_code == 0, result.output
+    return tpl, fleet
+
+
+def test_fleet_app_is_updatable_with_its_answers_file(tmp_path: Path) -> None:
+    """copier update with answers_file apps/<app>/.copier-answers.yml: one app."""
+    import copier
+
+    tpl, fleet = _fleet_with_web_and_api(tmp_path, engine="argocd")
     # a local edit in the fleet that the update must keep
     overlay = fleet / "apps/web/overlays/prod/kustomization.yaml"
     overlay.write_text(overlay.read_text().replace("LOG_LEVEL=info", "LOG_LEVEL=warn"))
@@ -315,18 +321,7 @@ def test_updating_the_fleet_keeps_its_apps(tmp_path: Path) -> None:
     """copier update of the fleet itself leaves the apps (other instances) alone."""
     import copier
 
-    tpl = make_template_repo(tmp_path / "tpl", "v0.1.0")
-    fleet = tmp_path / "fleet"
-    render(
-        tpl, fleet, ref="v0.1.0",
-        data={"repo_kind": "infra", "name": "fleet", "owner": "acme",
-              "gitops_engine": "flux", "secrets": "none"},
-        git_init=True,
-    )  # fmt: skip
-    for name in ("web", "api"):
-        args = ["fleet", "add-app", str(fleet), "--set", f"name={name}"]
-        result = _invoke(*args, "--template", str(tpl), "--ref", "v0.1.0")
-        assert result.exit_code == 0, result.output
+    tpl, fleet = _fleet_with_web_and_api(tmp_path, engine="flux")
     before = {
         str(p.relative_to(fleet)): p.read_text()
         for p in [*fleet.glob("apps/*/**/*"), *fleet.glob("clusters/*/apps/*.yaml")]
