@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import yaml
 
 from scaffold.adapters.git import Git
+from scaffold.adapters.templates import read_answers
 from scaffold.errors import (
     AppExistsError,
     DirtyRepoError,
@@ -126,17 +127,17 @@ def read_fleet(path: Path, *, field: str = "fleet") -> Fleet:
     if not answers_path.is_file():
         raise NotAFleetError(field=field, path=shown, reason=f"no {ANSWERS_FILE}")
     try:
-        data = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+        data = read_answers(answers_path)
     except yaml.YAMLError as exc:
         raise NotAFleetError(
             field=field, path=shown, reason=f"{ANSWERS_FILE} is not YAML"
         ) from exc
-    if not isinstance(data, dict) or data.get("repo_kind") != "infra":
-        kind = data.get("repo_kind") if isinstance(data, dict) else None
+    if data.get("repo_kind") != "infra":
         raise NotAFleetError(
             field=field,
             path=shown,
-            reason=f"repo_kind is {kind!r} in {ANSWERS_FILE}, not 'infra'",
+            reason=f"repo_kind is {data.get('repo_kind')!r} in {ANSWERS_FILE}, "
+            "not 'infra'",
         )
     engine = str(data.get("gitops_engine", ""))
     mode = str(data.get("secrets", ""))
