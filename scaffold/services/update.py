@@ -180,26 +180,6 @@ class UpdateReport:
         return "".join(r.diff for r in self.results)
 
 
-def update_repo(
-    path: Path,
-    *,
-    to_ref: str | None,
-    templates: TemplateUpdater,
-    git: Git,
-    dry_run: bool = False,
-) -> UpdateResult:
-    """Update the repo's own instance at ``path`` to ``to_ref`` (default: latest)."""
-    report = update_instances(
-        path,
-        to_ref=to_ref,
-        templates=templates,
-        git=git,
-        dry_run=dry_run,
-        include_apps=False,
-    )
-    return report.results[0]
-
-
 def list_instances(
     path: Path, answers: dict[str, Any], *, apps: list[str] | None, include_apps: bool
 ) -> list[Instance]:
