@@ -39,6 +39,7 @@ from scaffold.adapters.templates import Rendered, read_answers
 from scaffold.errors import DirtyRepoError, UsageError
 from scaffold.layout import ANSWERS_FILE, FLEET_APPS_DIR, UPDATE_BRANCH_PREFIX
 from scaffold.models import TemplateSource
+from scaffold.services.fleet import answers_file_for, read_fleet
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 _DRY_RUN_AUTHOR = "scaffold dry run <scaffold@localhost>"
@@ -195,8 +196,6 @@ def list_instances(
         if apps:
             raise UsageError(f"--app: {path} is not a fleet (repo_kind is not infra)")
         return [own]
-    from scaffold.services.fleet import answers_file_for, read_fleet
-
     registered = read_fleet(path, field="PATH").apps()
     if apps:
         unknown = [a for a in dict.fromkeys(apps) if a not in registered]
