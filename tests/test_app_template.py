@@ -24,15 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
 import yaml
 
 from scaffold.layout import ANSWERS_FILE, REQUIRED_CHECKS
-from tests.conftest import TEMPLATE_TAG
-from tests.helpers import PROJECT_ROOT, git, tree
+from tests.helpers import PROJECT_ROOT, TEMPLATE_TAG, VENV_BIN, git, render, tree
 
-BIN = Path(sys.executable).parent
 USES_PIN = re.compile(
     r"^(?P<action>[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+)@(?P<sha>[0-9a-f]{40})"
     r" # (?P<version>v\d+(?:\.\d+){0,2})$"
@@ -108,14 +105,10 @@ def default_app(
 ) -> Rendered:
     """Defaults for everything but the required answers (plain copier.run_copy)."""
     dst = tmp_path_factory.mktemp("app-default") / "hello"
-    copier.run_copy(
-        str(template_repo),
+    render(
+        template_repo,
         dst,
         data=DEFAULT_ANSWERS,
-        vcs_ref=TEMPLATE_TAG,
-        defaults=True,
-        unsafe=False,
-        quiet=True,
     )
     return Rendered(dst, yaml.safe_load((dst / ANSWERS_FILE).read_text("utf-8")))
 
@@ -278,7 +271,7 @@ def test_workflows_pass_github_schema_and_actionlint(app: Rendered) -> None:
     assert len(workflows) == 2
     schema = run(
         [
-            str(BIN / "check-jsonschema"),
+            str(VENV_BIN / "check-jsonschema"),
             "--builtin-schema",
             "vendor.github-workflows",
             *workflows,
@@ -288,7 +281,7 @@ def test_workflows_pass_github_schema_and_actionlint(app: Rendered) -> None:
     assert schema.returncode == 0, schema.stdout + schema.stderr
     dependabot = run(
         [
-            str(BIN / "check-jsonschema"),
+            str(VENV_BIN / "check-jsonschema"),
             "--builtin-schema",
             "vendor.dependabot",
             str(app.path / ".github/dependabot.yml"),
@@ -298,7 +291,7 @@ def test_workflows_pass_github_schema_and_actionlint(app: Rendered) -> None:
     assert dependabot.returncode == 0, dependabot.stdout + dependabot.stderr
     if not (app.path / ".git").exists():
         git(app.path, "init", "-q")  # actionlint finds workflows via the git root
-    lint = run([str(BIN / "actionlint"), "-no-color"], cwd=app.path)
+    lint = run([str(VENV_BIN / "actionlint"), "-no-color"], cwd=app.path)
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
@@ -314,7 +307,7 @@ def test_action_inputs_exist_in_the_pinned_major(app: Rendered, tmp_path: Path) 
         text = re.sub(r"@[0-9a-f]{40} # (v\d+)[.\d]*", r"@\1", wf.read_text("utf-8"))
         (repo / ".github/workflows" / wf.name).write_text(text, "utf-8")
     git(repo, "init", "-q")
-    lint = run([str(BIN / "actionlint"), "-no-color"], cwd=repo)
+    lint = run([str(VENV_BIN / "actionlint"), "-no-color"], cwd=repo)
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
@@ -463,9 +456,9 @@ def test_scaffold_check_job_runs_the_pinned_scaffold(app: Rendered) -> None:
     # run for real with this checkout's scaffold in place of the pinned release
     import shutil
 
-    scaffold = shutil.which("scaffold", path=str(Path(sys.executable).parent))
+    scaffold = shutil.which("scaffold", path=str(VENV_BIN))
     assert scaffold, "scaffold console script not installed in the test venv"
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    path = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
     proc = run(
         ["bash", "-e", "-c", step["run"].replace(pinned, scaffold, 1)],
         cwd=app.path,
@@ -612,12 +605,14 @@ def test_generated_tests_and_lint_pass(app: Rendered) -> None:
     passed = re.search(r"\b(\d+) passed\b", tests.stdout)
     assert passed and int(passed[1]) >= 10, tests.stdout
     assert "skipped" not in tests.stdout, tests.stdout
-    lint = run([str(BIN / "ruff"), "check", "--no-cache", "."], cwd=app.path)
+    lint = run([str(VENV_BIN / "ruff"), "check", "--no-cache", "."], cwd=app.path)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    fmt = run([str(BIN / "ruff"), "format", "--check", "--no-cache", "."], cwd=app.path)
+    fmt = run(
+        [str(VENV_BIN / "ruff"), "format", "--check", "--no-cache", "."], cwd=app.path
+    )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
     # mypy --strict per the generated pyproject.toml; no cache written into the repo
-    types = run([str(BIN / "mypy"), "--cache-dir", os.devnull], cwd=app.path)
+    types = run([str(VENV_BIN / "mypy"), "--cache-dir", os.devnull], cwd=app.path)
     assert types.returncode == 0, types.stdout + types.stderr
 
 

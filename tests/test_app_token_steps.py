@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
 import yaml
 
-from tests.conftest import TEMPLATE_TAG
+from tests.helpers import render
 
 ACTION = "actions/create-github-app-token@1b10c78c7865c340bc4f6099eb2f838309f1e8c3"
 CREDENTIALS = {
@@ -33,14 +32,10 @@ def rendered(
     out = {}
     for kind, extra in (("app", {}), ("infra", {"secrets": "none"})):
         dst = tmp_path_factory.mktemp("token") / kind
-        copier.run_copy(
-            str(template_repo),
+        render(
+            template_repo,
             dst,
             data={"repo_kind": kind, "name": "demo", "owner": "acme", **extra},
-            vcs_ref=TEMPLATE_TAG,
-            defaults=True,
-            unsafe=False,
-            quiet=True,
         )
         out[kind] = dst
     return out

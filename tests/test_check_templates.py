@@ -11,15 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import copier
 import jinja2
 import pytest
 import yaml
 
 from scaffold.services.check import RootStatus
 from tests.check_support import run_check
-from tests.conftest import TEMPLATE_TAG
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT, render
 
 FIXED = {"repo_kind", "language"}
 #: Answers for questions without a usable default (only sent if the question exists).
@@ -78,8 +76,8 @@ def test_generated_repo_passes_check(
 ) -> None:
     _, extra = case
     dest = tmp_path / "repo"
-    copier.run_copy(
-        str(template_repo),
+    render(
+        template_repo,
         dest,
         data={
             "name": "demo",
@@ -87,10 +85,6 @@ def test_generated_repo_passes_check(
             **{k: v for k, v in SAMPLES.items() if k in CONFIG},
             **extra,
         },
-        vcs_ref=TEMPLATE_TAG,
-        defaults=True,
-        unsafe=False,
-        quiet=True,
     )
     # strict, as the generated CI runs it: Argo CD fleets skip only the offline
     # build of the remote Argo CD install (their lint job builds it)

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import copier
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -17,7 +16,7 @@ from scaffold import __version__
 from scaffold.cli import app
 from scaffold.services.answers import safety_rule
 from scaffold.services.new import default_ref
-from tests.helpers import git, leftovers, tree
+from tests.helpers import git, leftovers, render, tree
 
 BASE = ["--set", "name=demo", "--set", "owner=acme"]
 
@@ -302,14 +301,11 @@ def test_same_tree_as_plain_copier(template_repo: Path, tmp_path: Path) -> None:
     code, out = new(template_repo, ours, *BASE, "--no-git", "--ref", f"v{__version__}")
     assert code == 0, out
     theirs = tmp_path / "theirs"
-    copier.run_copy(
-        str(template_repo),
+    render(
+        template_repo,
         theirs,
         data={"repo_kind": "app", "name": "demo", "owner": "acme"},
-        vcs_ref=f"v{__version__}",
-        defaults=True,
-        unsafe=False,
-        quiet=True,
+        ref=f"v{__version__}",
     )
     assert tree(ours) == tree(theirs)
     for rel in tree(ours):

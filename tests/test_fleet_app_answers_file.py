@@ -16,7 +16,7 @@ import yaml
 from scaffold.adapters.git import Git
 from scaffold.adapters.templates import CopierTemplates
 from scaffold.models import TemplateSource
-from tests.conftest import TEMPLATE_TAG
+from tests.helpers import TEMPLATE_TAG, render
 
 FLEET = {
     "repo_kind": "infra",
@@ -34,31 +34,17 @@ APP = {
 }
 
 
-def _copy(src: Path, dst: Path, data: dict[str, str], **kwargs: object) -> None:
-    import copier
-
-    copier.run_copy(
-        str(src),
-        dst,
-        data=data,
-        vcs_ref=TEMPLATE_TAG,
-        defaults=True,
-        quiet=True,
-        unsafe=False,
-        overwrite=True,
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
 def test_plain_copier_puts_fleet_app_answers_beside_the_app(
     template_repo: Path, tmp_path: Path
 ) -> None:
     fleet = tmp_path / "fleet"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any copier warning fails the test
-        _copy(template_repo, fleet, FLEET)
+        render(template_repo, fleet, FLEET, overwrite=True)
         root_before = (fleet / ".copier-answers.yml").read_text()
-        _copy(template_repo, fleet, APP)  # no answers_file: the template decides
+        render(
+            template_repo, fleet, APP, overwrite=True
+        )  # no answers_file: the template decides
     assert (fleet / ".copier-answers.yml").read_text() == root_before
     app = yaml.safe_load((fleet / "apps/web/.copier-answers.yml").read_text())
     assert app["repo_kind"] == "fleet-app" and app["name"] == "web"
@@ -77,7 +63,7 @@ def test_app_and_infra_keep_the_root_answers_file(
             data = {"repo_kind": kind, "name": "x", "owner": "a", "secrets": "none"}
             if kind == "app":
                 del data["secrets"]
-            _copy(template_repo, dst, data)
+            render(template_repo, dst, data, overwrite=True)
             answers = yaml.safe_load((dst / ".copier-answers.yml").read_text())
             assert answers["repo_kind"] == kind
             assert not list(dst.glob("*/**/.copier-answers.yml"))

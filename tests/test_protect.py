@@ -35,6 +35,7 @@ from scaffold.errors import (
 from scaffold.protection import SettingsFile, parse_settings, ruleset_body
 from scaffold.services.protect import ProtectMode, RepoRef, protect
 from tests.github_fake import FakeGitHub, GitHubSpec, load_spec, require_spec
+from tests.helpers import render
 
 CANARY = "ghp_CANARY0123456789abcdefghijklmnopqrstuvwxyz"
 OWNER, NAME = "acme", "payments-api"
@@ -50,17 +51,12 @@ def github_spec() -> GitHubSpec:
 @pytest.fixture(scope="module")
 def settings_text(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The app template's .github/settings.yml, rendered once with real copier."""
-    import copier
 
     dst = tmp_path_factory.mktemp("app")
-    copier.run_copy(
-        str(template_repo),
+    render(
+        template_repo,
         dst,
         data={"repo_kind": "app", "name": NAME, "owner": OWNER},
-        vcs_ref="v0.1.0",
-        defaults=True,
-        unsafe=False,
-        quiet=True,
     )
     return (dst / ".github" / "settings.yml").read_text(encoding="utf-8")
 

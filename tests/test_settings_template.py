@@ -19,6 +19,7 @@ from scaffold.protection import (
     ruleset_body,
 )
 from tests.github_fake import GitHubSpec, require_spec
+from tests.helpers import TEMPLATE_TAG, render
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "app": {"repo_kind": "app", "name": "payments-api", "owner": "acme"},
@@ -52,19 +53,14 @@ def rendered(
     template_repo: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Path]:
     """Each variant rendered once with real copier."""
-    import copier
 
     out = {}
     for variant, data in VARIANTS.items():
         dst = tmp_path_factory.mktemp(variant)
-        copier.run_copy(
-            str(template_repo),
+        render(
+            template_repo,
             dst,
             data=data,
-            vcs_ref="v0.1.0",
-            defaults=True,
-            unsafe=False,
-            quiet=True,
         )
         out[variant] = dst
     return out
@@ -187,7 +183,7 @@ def test_required_approvals_out_of_range(
                 "secrets": "none",
                 "required_approvals": approvals,
             },
-            source=TemplateSource(url=str(template_repo), ref="v0.1.0"),
+            source=TemplateSource(url=str(template_repo), ref=TEMPLATE_TAG),
             templates=CopierTemplates(git=Git()),
             git=None,
         )

@@ -21,7 +21,15 @@ from scaffold.errors import UsageError
 from scaffold.models import TemplateSource
 from scaffold.services.fleet import add_app
 from scaffold.services.update import list_instances
-from tests.helpers import branches, commit_all, git, make_template_repo, release, tree
+from tests.helpers import (
+    branches,
+    commit_all,
+    git,
+    make_template_repo,
+    release,
+    render,
+    tree,
+)
 
 DEPLOYMENT = "templates/fleet-app/apps/{{ name }}/base/deployment.yaml.jinja"
 NOTES_V10 = "templates/fleet-app/apps/{{ name }}/NOTES.md.jinja"
@@ -65,11 +73,10 @@ def pristine_fleet(
     fleet_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """A Flux fleet at v1.0.0 with the apps api and web, committed."""
-    import copier
 
     dest = tmp_path_factory.mktemp("fleet-pristine") / "fleet"
-    copier.run_copy(
-        str(fleet_template),
+    render(
+        fleet_template,
         dest,
         data={
             "repo_kind": "infra",
@@ -78,13 +85,9 @@ def pristine_fleet(
             "gitops_engine": "flux",
             "secrets": "none",
         },
-        vcs_ref="v1.0.0",
-        defaults=True,
-        unsafe=False,
-        quiet=True,
+        ref="v1.0.0",
+        git_init=True,
     )
-    git(dest, "init", "-q", "-b", "main")
-    commit_all(dest, "init")
     g = Git()
     for answers in APPS:
         add_app(

@@ -88,12 +88,6 @@ class Git:
         """Tags of the repository at ``path``."""
         return self.run(path, "tag", "--list").split()
 
-    def user_identity(self, path: Path) -> tuple[str, str] | None:
-        """(name, email) from git config, or None when either is unset."""
-        name = self.run(path, "config", "user.name", check=False).strip()
-        email = self.run(path, "config", "user.email", check=False).strip()
-        return (name, email) if name and email else None
-
     def head(self, path: Path) -> str:
         """The sha of HEAD."""
         return self.run(path, "rev-parse", "HEAD").strip()

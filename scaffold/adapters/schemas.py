@@ -11,7 +11,7 @@ import copy
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -304,12 +304,3 @@ def _convert(node: Any) -> Any:
     ):
         out["additionalProperties"] = False
     return out
-
-
-def iter_crds(objects: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    """The CustomResourceDefinition objects among ``objects``."""
-    for obj in objects:
-        if obj.get("kind") == "CustomResourceDefinition" and str(
-            obj.get("apiVersion", "")
-        ).startswith("apiextensions.k8s.io/"):
-            yield obj

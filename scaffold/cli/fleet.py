@@ -17,7 +17,8 @@ import typer
 from scaffold.adapters.git import Git
 from scaffold.cli.app import app, handle_errors
 from scaffold.cli.new import load_answers, parse_set
-from scaffold.errors import DirtyRepoError, UsageError
+from scaffold.errors import UsageError
+from scaffold.layout import FLEET_APPS_DIR, FLUX_APP_KUSTOMIZATION
 
 if TYPE_CHECKING:
     from scaffold.models import TemplateSource
@@ -34,13 +35,14 @@ app.add_typer(fleet_app, name="fleet")
 
 def _summary(added: AddedApp) -> str:
     where = (
-        "clusters/<env>/apps/" + added.name + ".yaml (Flux Kustomizations)"
+        FLUX_APP_KUSTOMIZATION.format(env="<env>", name=added.name)
+        + " (Flux Kustomizations)"
         if added.fleet.engine == "flux"
         else "the apps-<env> ApplicationSets (Argo CD)"
     )
     line = (
         f"Added app {added.name} to fleet {added.fleet.path} "
-        f"(apps/{added.name}, registered via {where})"
+        f"({FLEET_APPS_DIR}/{added.name}, registered via {where})"
     )
     if added.commit:
         line += f"; committed {added.commit[:12]}"
@@ -55,20 +57,26 @@ def add_app_command(
         list[str] | None,
         typer.Option(
             "--set",
+            metavar="KEY=VALUE",
             help="Answer KEY=VALUE (repeatable): name, app_image, app_tag, "
             "container_port, replicas, health_path, autoscaling, description.",
         ),
     ] = None,
     answers: Annotated[
-        Path | None, typer.Option("--answers", help="YAML file of answers.")
+        Path | None,
+        typer.Option("--answers", metavar="FILE", help="YAML file of answers."),
     ] = None,
     template: Annotated[
         str | None,
-        typer.Option("--template", help="Template source (git URL or path)."),
+        typer.Option(
+            "--template", metavar="SRC", help="Template source (git URL or path)."
+        ),
     ] = None,
     ref: Annotated[
         str | None,
-        typer.Option("--ref", help="Template version (git tag); default: latest."),
+        typer.Option(
+            "--ref", metavar="REF", help="Template version (git tag); default: latest."
+        ),
     ] = None,
     no_commit: Annotated[
         bool, typer.Option("--no-commit", help="Write the files but do not commit.")
@@ -122,11 +130,7 @@ def check_infra(infra: Path, kind: str, data: dict[str, Any]) -> Fleet:
 
     if kind != "app":
         raise UsageError("--infra: only `scaffold new app` can register into a fleet")
-    fleet = preflight(infra, data.get("name"))
-    git = Git()
-    if git.is_repo_root(fleet.path) and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
-    return fleet
+    return preflight(infra, data.get("name"), git=Git())
 
 
 def register_new_app(

@@ -13,6 +13,7 @@ import typer
 
 from scaffold.cli.app import app, handle_errors
 from scaffold.errors import ConfigError, MissingTokenError
+from scaffold.layout import ANSWERS_FILE
 
 if TYPE_CHECKING:  # imported lazily at run time: httpx/pydantic slow down --help
     from pydantic import SecretStr
@@ -106,14 +107,16 @@ def protect_cmd(
         str | None,
         typer.Option(
             "--repo",
+            metavar="OWNER/NAME",
             help="GitHub repository OWNER/NAME (default: owner and name from "
-            "PATH/.copier-answers.yml).",
+            f"PATH/{ANSWERS_FILE}).",
         ),
     ] = None,
     api_url: Annotated[
         str | None,
         typer.Option(
             "--api-url",
+            metavar="URL",
             help="API root, e.g. https://ghe.example.com/api/v3 "
             "(default: $GITHUB_API_URL or https://api.github.com).",
         ),

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import yaml
 
 from scaffold.adapters.git import Git
+from scaffold.adapters.templates import read_answers
 from scaffold.errors import (
     AppExistsError,
     DirtyRepoError,
@@ -31,6 +32,7 @@ from scaffold.errors import (
 )
 from scaffold.layout import (
     ANSWERS_FILE,
+    DEFAULT_BRANCH,
     ENVIRONMENTS,
     FLEET_APP_KIND,
     FLEET_APPS_DIR,
@@ -125,17 +127,17 @@ def read_fleet(path: Path, *, field: str = "fleet") -> Fleet:
     if not answers_path.is_file():
         raise NotAFleetError(field=field, path=shown, reason=f"no {ANSWERS_FILE}")
     try:
-        data = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+        data = read_answers(answers_path)
     except yaml.YAMLError as exc:
         raise NotAFleetError(
             field=field, path=shown, reason=f"{ANSWERS_FILE} is not YAML"
         ) from exc
-    if not isinstance(data, dict) or data.get("repo_kind") != "infra":
-        kind = data.get("repo_kind") if isinstance(data, dict) else None
+    if data.get("repo_kind") != "infra":
         raise NotAFleetError(
             field=field,
             path=shown,
-            reason=f"repo_kind is {kind!r} in {ANSWERS_FILE}, not 'infra'",
+            reason=f"repo_kind is {data.get('repo_kind')!r} in {ANSWERS_FILE}, "
+            "not 'infra'",
         )
     engine = str(data.get("gitops_engine", ""))
     mode = str(data.get("secrets", ""))
@@ -153,7 +155,7 @@ def read_fleet(path: Path, *, field: str = "fleet") -> Fleet:
         owner=str(data.get("owner", "")),
         engine=engine,
         secrets=mode,
-        default_branch=str(data.get("default_branch", "main")),
+        default_branch=str(data.get("default_branch", DEFAULT_BRANCH)),
         answers=dict(data),
     )
 
@@ -178,10 +180,17 @@ def check_app_name(fleet: Fleet, name: object) -> str:
     return text
 
 
-def preflight(path: Path, name: object, *, field: str = "--infra") -> Fleet:
-    """Everything :func:`add_app` checks before writing (for ``new app --infra``)."""
+def preflight(
+    path: Path, name: object, *, git: Git | None = None, field: str = "--infra"
+) -> Fleet:
+    """Everything :func:`add_app` checks before writing (for ``new app --infra``).
+
+    With ``git``, a fleet that is a git work tree must also be clean.
+    """
     fleet = read_fleet(path, field=field)
     check_app_name(fleet, name)
+    if git is not None and git.is_repo_root(fleet.path) and git.is_dirty(fleet.path):
+        raise DirtyRepoError(path=str(fleet.path))
     return fleet
 
 

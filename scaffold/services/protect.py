@@ -15,8 +15,9 @@ from typing import Any, Literal, Protocol
 
 import yaml
 
+from scaffold.adapters.templates import read_answers
 from scaffold.errors import ConfigError
-from scaffold.layout import ANSWERS_FILE
+from scaffold.layout import ANSWERS_FILE, DEFAULT_BRANCH
 from scaffold.protection import (
     ABSENT,
     BranchSettings,
@@ -178,11 +179,10 @@ def repo_from_answers(root: Path) -> RepoRef:
     """OWNER/NAME from the answers file of a generated repo (``--repo`` default)."""
     path = root / ANSWERS_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_answers(path)
     except (OSError, yaml.YAMLError):
         data = {}
-    owner = data.get("owner") if isinstance(data, dict) else None
-    name = data.get("name") if isinstance(data, dict) else None
+    owner, name = data.get("owner"), data.get("name")
     if not owner or not name:
         raise ConfigError(
             f"--repo: required (no owner and name in {path}); give --repo OWNER/NAME"
@@ -262,7 +262,7 @@ def _plan_rulesets(
 
 def _branch_name(branch: BranchSettings, live_repo: dict[str, Any]) -> str:
     if branch.name == "default":  # safe-settings: "default" is the default branch
-        return str(live_repo.get("default_branch") or "main")
+        return str(live_repo.get("default_branch") or DEFAULT_BRANCH)
     return branch.name
 
 

@@ -39,6 +39,7 @@ from scaffold.adapters.templates import Rendered, read_answers
 from scaffold.errors import DirtyRepoError, UsageError
 from scaffold.layout import ANSWERS_FILE, FLEET_APPS_DIR, UPDATE_BRANCH_PREFIX
 from scaffold.models import TemplateSource
+from scaffold.services.fleet import answers_file_for, read_fleet
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 _DRY_RUN_AUTHOR = "scaffold dry run <scaffold@localhost>"
@@ -180,26 +181,6 @@ class UpdateReport:
         return "".join(r.diff for r in self.results)
 
 
-def update_repo(
-    path: Path,
-    *,
-    to_ref: str | None,
-    templates: TemplateUpdater,
-    git: Git,
-    dry_run: bool = False,
-) -> UpdateResult:
-    """Update the repo's own instance at ``path`` to ``to_ref`` (default: latest)."""
-    report = update_instances(
-        path,
-        to_ref=to_ref,
-        templates=templates,
-        git=git,
-        dry_run=dry_run,
-        include_apps=False,
-    )
-    return report.results[0]
-
-
 def list_instances(
     path: Path, answers: dict[str, Any], *, apps: list[str] | None, include_apps: bool
 ) -> list[Instance]:
@@ -215,8 +196,6 @@ def list_instances(
         if apps:
             raise UsageError(f"--app: {path} is not a fleet (repo_kind is not infra)")
         return [own]
-    from scaffold.services.fleet import answers_file_for, read_fleet
-
     registered = read_fleet(path, field="PATH").apps()
     if apps:
         unknown = [a for a in dict.fromkeys(apps) if a not in registered]

@@ -27,6 +27,7 @@ from scaffold.services.check.roots import (
 from scaffold.services.check.settings import CheckSettings
 from scaffold.services.check.sources import (
     Document,
+    ManifestLoader,
     SourceFile,
     load_source,
     parse_yaml,
@@ -410,7 +411,7 @@ def _process(
         return RootStatus.FAILED, 0, 0, "kustomize build failed"
     else:
         try:
-            docs = parse_yaml(output.stdout, _built_loader())
+            docs = parse_yaml(output.stdout, ManifestLoader)
         except yaml.YAMLError as exc:
             message = f"unreadable build output: {exc}"
             out.add("kustomize-build", root_file, None, message, root=target.rel)
@@ -447,13 +448,6 @@ def _process(
         ):
             out.add(rule, file, line(path), message, root=target.rel)
     return RootStatus.BUILT, count, missing, reason
-
-
-def _built_loader() -> type[yaml.SafeLoader]:
-    from scaffold.services.check.sources import ManifestLoader
-
-    loader: type[yaml.SafeLoader] = ManifestLoader
-    return loader
 
 
 def _validate(

@@ -327,12 +327,7 @@ def is_prod_context(obj: Mapping[str, Any], *paths: str | None) -> bool:
     says prod/production/prd."""
     labels = _get(obj, ["metadata", "labels"])
     label_values = (
-        [
-            str(labels.get(k))
-            for k in ("env", "environment", "app.kubernetes.io/environment")
-        ]
-        if isinstance(labels, Mapping)
-        else []
+        [str(labels.get(k)) for k in _ENV_LABELS] if isinstance(labels, Mapping) else []
     )
     project = _get(obj, ["spec", "project"]) or _get(
         obj, ["spec", "template", "spec", "project"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scaffold.services.check.sources import KUSTOMIZATION_FILES, SourceFile
+from scaffold.services.check.sources import SourceFile
 
 #: Fields whose entries are files or directories kustomize loads.
 REFERENCE_FIELDS = ("resources", "bases", "components")
@@ -61,10 +61,6 @@ class PlainRoot:
     dir: Path
     rel: str
     files: list[SourceFile]
-
-
-def _has_kustomization(directory: Path) -> bool:
-    return any((directory / name).is_file() for name in KUSTOMIZATION_FILES)
 
 
 def discover(
