@@ -23,6 +23,16 @@ TOOL_PATH = os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])
 TEMPLATE_TAG = f"v{__version__}"
 
 
+# A Flux fleet without a secrets backend: the smallest fleet apps can be added to.
+FLUX_FLEET_ANSWERS: dict[str, str] = {
+    "repo_kind": "infra",
+    "name": "fleet-infra",
+    "owner": "acme",
+    "gitops_engine": "flux",
+    "secrets": "none",
+}
+
+
 def git(repo: Path, *args: str) -> str:
     """Run git in ``repo`` and return stdout; raise on failure."""
     env = {

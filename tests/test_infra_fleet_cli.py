@@ -11,7 +11,14 @@ import yaml
 from typer.testing import CliRunner
 
 from scaffold.cli import app
-from tests.helpers import TEMPLATE_TAG, commit_all, git, make_template_repo, render
+from tests.helpers import (
+    FLUX_FLEET_ANSWERS,
+    TEMPLATE_TAG,
+    commit_all,
+    git,
+    make_template_repo,
+    render,
+)
 from tests.infra_helpers import kustomize_build, validate_core
 
 runner = CliRunner()
@@ -26,13 +33,7 @@ def pristine_fleet(
     render(
         template_repo,
         dest,
-        data={
-            "repo_kind": "infra",
-            "name": "fleet-infra",
-            "owner": "acme",
-            "gitops_engine": "flux",
-            "secrets": "none",
-        },
+        data=FLUX_FLEET_ANSWERS,
         git_init=True,
     )
     return dest
@@ -55,6 +56,14 @@ def _state(repo: Path) -> tuple[str, str]:
 
 def _invoke(*args: str) -> Any:
     return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def _new_app_in_fleet(dest: Path, infra: Path, name: str, template_repo: Path) -> Any:
+    """``scaffold new app DEST --infra INFRA --set name=NAME --set owner=acme``."""
+    return _invoke(
+        "new", "app", str(dest), "--infra", str(infra), "--set", f"name={name}",
+        "--set", "owner=acme", *_tpl(template_repo),
+    )  # fmt: skip
 
 
 def test_add_app_registers_and_commits(fleet: Path, template_repo: Path) -> None:
@@ -142,10 +151,7 @@ def test_new_app_with_infra_creates_repo_and_registers_it(
     fleet: Path, template_repo: Path, tmp_path: Path
 ) -> None:
     dest = tmp_path / "payments-api"
-    result = _invoke(
-        "new", "app", str(dest), "--infra", str(fleet), "--set", "name=payments-api",
-        "--set", "owner=acme", *_tpl(template_repo),
-    )  # fmt: skip
+    result = _new_app_in_fleet(dest, fleet, "payments-api", template_repo)
     assert result.exit_code == 0, result.output
     assert (dest / ".copier-answers.yml").is_file()
     answers = yaml.safe_load(
@@ -177,10 +183,7 @@ def test_new_app_infra_error_paths_write_nothing(
 ) -> None:
     infra = make_infra(tmp_path, fleet)
     dest = tmp_path / "out" / "web"
-    result = _invoke(
-        "new", "app", str(dest), "--infra", str(infra), "--set", "name=web",
-        "--set", "owner=acme", *_tpl(template_repo),
-    )  # fmt: skip
+    result = _new_app_in_fleet(dest, infra, "web", template_repo)
     assert result.exit_code == 2, result.output
     assert f"--infra {infra}: {needle}" in result.output
     assert not dest.exists()
@@ -193,10 +196,7 @@ def test_new_app_infra_pointing_at_an_app_repo(
     args = ["new", "app", str(app_repo), "--set", "name=other", "--set", "owner=acme"]
     assert _invoke(*args, *_tpl(template_repo)).exit_code == 0
     dest = tmp_path / "web"
-    result = _invoke(
-        "new", "app", str(dest), "--infra", str(app_repo), "--set", "name=web",
-        "--set", "owner=acme", *_tpl(template_repo),
-    )  # fmt: skip
+    result = _new_app_in_fleet(dest, app_repo, "web", template_repo)
     assert result.exit_code == 2
     assert "repo_kind is 'app' in .copier-answers.yml, not 'infra'" in result.output
     assert not dest.exists()
@@ -209,10 +209,7 @@ def test_new_app_infra_when_app_exists(
     assert _invoke(*args).exit_code == 0
     before = _state(fleet)
     dest = tmp_path / "web"
-    result = _invoke(
-        "new", "app", str(dest), "--infra", str(fleet), "--set", "name=web",
-        "--set", "owner=acme", *_tpl(template_repo),
-    )  # fmt: skip
+    result = _new_app_in_fleet(dest, fleet, "web", template_repo)
     assert result.exit_code == 2
     assert "already exists" in result.output
     assert not dest.exists()
@@ -233,9 +230,12 @@ def test_new_infra_with_infra_is_refused(
 
 
 def test_example_secret_needs_sops(fleet: Path) -> None:
+    before = _state(fleet)
     result = _invoke("fleet", "example-secret", str(fleet))
     assert result.exit_code == 2
     assert "secrets: the fleet uses 'none'" in result.output
+    assert _state(fleet) == before
+    assert not (fleet / "secrets").exists()
 
 
 def _fleet_with_web_and_api(tmp_path: Path, *, engine: str) -> tuple[Path, Path]:
@@ -361,10 +361,7 @@ def test_new_app_infra_refuses_a_dirty_fleet(
 ) -> None:
     (fleet / "wip.yaml").write_text("a: 1\n")
     dest = tmp_path / "web"
-    result = _invoke(
-        "new", "app", str(dest), "--infra", str(fleet), "--set", "name=web",
-        "--set", "owner=acme", *_tpl(template_repo),
-    )  # fmt: skip
+    result = _new_app_in_fleet(dest, fleet, "web", template_repo)
     assert result.exit_code == 2
     assert "uncommitted or untracked changes" in result.output
     assert not dest.exists()
@@ -395,8 +392,10 @@ def test_example_secret_cli_encrypts_and_commits(
     assert result.exit_code == 0, result.output
     assert "Encrypted secrets/prod/example.sops.yaml" in result.output
     assert git(fleet, "status", "--porcelain") == ""
+    before = _state(fleet)
     again = _invoke("fleet", "example-secret", str(fleet))
     assert again.exit_code == 2 and "exists (use --force" in again.output
+    assert _state(fleet) == before  # nothing rewritten, nothing committed
     env = {**os.environ, "SOPS_AGE_KEY": str(ident)}
     proc = subprocess.run(
         [SOPS, "decrypt", str(fleet / "secrets/prod/example.sops.yaml")],

@@ -22,6 +22,7 @@ from scaffold.models import TemplateSource
 from scaffold.services.fleet import add_app
 from scaffold.services.update import list_instances
 from tests.helpers import (
+    FLUX_FLEET_ANSWERS,
     branches,
     commit_all,
     git,
@@ -78,13 +79,7 @@ def pristine_fleet(
     render(
         fleet_template,
         dest,
-        data={
-            "repo_kind": "infra",
-            "name": "fleet-infra",
-            "owner": "acme",
-            "gitops_engine": "flux",
-            "secrets": "none",
-        },
+        data=FLUX_FLEET_ANSWERS,
         ref="v1.0.0",
         git_init=True,
     )
