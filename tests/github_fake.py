@@ -3,7 +3,7 @@
 It keeps repositories, branches, repository settings, rulesets and classic branch
 protection, answers in GitHub's response shapes, and validates every request body
 it receives against GitHub's published OpenAPI description
-(``../shared/github/api.github.com.json``), with two documented patches:
+(vendored as ``tests/data/github/api.github.com.json.xz``), with two documented patches:
 
 1. ``PUT .../branches/{branch}/protection``: the description marks the deprecated
    ``required_status_checks.contexts`` as required, but GitHub answers 422 to a
@@ -24,6 +24,7 @@ import copy
 import functools
 import itertools
 import json
+import lzma
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ class GitHubSpec:
         from referencing import Registry, Resource
         from referencing.jsonschema import DRAFT4
 
-        self.doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        self.doc: dict[str, Any] = json.loads(lzma.decompress(path.read_bytes()))
         self._ops: dict[str, list[tuple[re.Pattern[str], str]]] = {}
         for template, item in self.doc["paths"].items():
             regex = re.compile(
@@ -717,21 +718,9 @@ def _load_spec(path: str) -> GitHubSpec:
     return GitHubSpec(Path(path))
 
 
-def load_spec() -> GitHubSpec | None:
-    """The indexed description, loaded once per process; None if absent."""
-    if not GITHUB_API_DESCRIPTION.is_file():
-        return None
+def load_spec() -> GitHubSpec:
+    """The indexed description (vendored in the repo), loaded once per process."""
     return _load_spec(str(GITHUB_API_DESCRIPTION))
 
 
-def require_spec() -> GitHubSpec:
-    """The indexed description, or skip the test with the reason."""
-    import pytest
-
-    spec = load_spec()
-    if spec is None:
-        pytest.skip(
-            f"GitHub's OpenAPI description not found at {GITHUB_API_DESCRIPTION} "
-            "(shared reference material); request bodies cannot be validated"
-        )
-    return spec
+require_spec = load_spec

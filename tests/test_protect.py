@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import lzma
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -359,7 +360,7 @@ def test_published_description_and_the_contexts_checks_rule(
     two. The fake's documented patch enforces the real rule."""
     from tests.helpers import GITHUB_API_DESCRIPTION
 
-    raw = json.loads(GITHUB_API_DESCRIPTION.read_text(encoding="utf-8"))
+    raw = json.loads(lzma.decompress(GITHUB_API_DESCRIPTION.read_bytes()))
     put = raw["paths"]["/repos/{owner}/{repo}/branches/{branch}/protection"]["put"]
     schema = put["requestBody"]["content"]["application/json"]["schema"]
     assert "contexts" in schema["properties"]["required_status_checks"]["required"]
