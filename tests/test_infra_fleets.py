@@ -2,7 +2,7 @@
 
 Every kustomization root is built with kubectl kustomize (as Flux builds), core
 objects are validated strictly against the Kubernetes schemas, custom resources
-against ../shared/schemas/crds, and the generated Kyverno policies are evaluated
+against the CRD schemas scaffold ships, and the generated Kyverno policies are evaluated
 against the generated workloads.
 """
 
@@ -24,7 +24,7 @@ from scaffold.adapters.templates import CopierTemplates
 from scaffold.layout import ENVIRONMENTS, REQUIRED_CHECKS
 from scaffold.models import TemplateSource
 from scaffold.services.fleet import add_app, write_example_secret
-from tests.helpers import CRD_SCHEMAS, TEMPLATE_TAG, VENV_BIN, commit_all, git, render
+from tests.helpers import TEMPLATE_TAG, VENV_BIN, git, render
 from tests.infra_helpers import (
     REMOTE_ROOTS,
     SOPS,
@@ -265,9 +265,7 @@ def test_core_objects_validate_strictly(fleet: Fleet) -> None:
     assert checked > 20
 
 
-def test_custom_resources_validate_against_crd_schemas(
-    fleet: Fleet, shared_dir: Path
-) -> None:
+def test_custom_resources_validate_against_crd_schemas(fleet: Fleet) -> None:
     kinds = set()
     for origin, obj in fleet.objects():
         if is_core(obj):
@@ -291,7 +289,6 @@ def test_custom_resources_validate_against_crd_schemas(
     else:
         expected |= {"Application", "ApplicationSet", "AppProject", "ServiceMonitor"}
     assert expected <= kinds
-    assert CRD_SCHEMAS.is_dir()
 
 
 def test_no_plaintext_secret_anywhere(fleet: Fleet) -> None:
@@ -738,7 +735,7 @@ def test_readme_and_codeowners(fleet: Fleet) -> None:
     assert "* " in owners and "@acme/platform" in owners
 
 
-def test_validators_are_strict(shared_dir: Path) -> None:
+def test_validators_are_strict() -> None:
     """The schema checks above would catch typos and deprecated API versions."""
     dep = {
         "apiVersion": "apps/v1",
@@ -830,7 +827,7 @@ def test_controllers_match_the_secrets_choice(fleet: Fleet) -> None:
 
 @only(engine="flux")
 def test_cluster_dirs_build_as_flux_generates_them(
-    fleet: Fleet, tmp_path: Path, shared_dir: Path
+    fleet: Fleet, tmp_path: Path
 ) -> None:
     """clusters/<env> (and secrets/<env>) have no kustomization.yaml: Flux generates
     one from every manifest below. Built that way, each cluster has its sync objects,
@@ -905,75 +902,23 @@ def test_lint_job_build_step_runs(fleet: Fleet) -> None:
 
 # --- the scaffold-check job, run for real -------------------------------------------
 
-CATALOG_URL = "https://github.com/datreeio/CRDs-catalog"
 
-
-@pytest.fixture(scope="session")
-def crds_catalog_mirror(
-    shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, str]:
-    """A local git repo in the CRDs-catalog layout (../shared/schemas/crds) that
-    serves shallow, blob-less fetches by commit SHA like GitHub does."""
-    import shutil
-
-    repo = tmp_path_factory.mktemp("catalog") / "CRDs-catalog"
-    shutil.copytree(shared_dir / "schemas" / "crds", repo)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "uploadpack.allowFilter", "true")
-    git(repo, "config", "uploadpack.allowAnySHA1InWant", "true")
-    return repo, commit_all(repo, "catalog")
-
-
-def test_scaffold_check_job_passes_strict_with_the_pinned_catalog(
-    fleet: Fleet, crds_catalog_mirror: tuple[Path, str], tmp_path: Path
-) -> None:
-    """The generated `scaffold-check` job's two steps, run for real: the pinned,
-    sparse CRDs-catalog fetch (from a local mirror standing in for GitHub) and
-    `scaffold check --strict` with those schemas, on a fleet with apps."""
+def test_scaffold_check_job_passes_strict_with_no_catalog(fleet: Fleet) -> None:
+    """The generated `scaffold-check` job, run for real on a fleet with apps: one
+    `scaffold check --strict` step and no schema catalog to fetch, because scaffold
+    ships the schemas of every custom resource its templates generate."""
     import shutil
 
     from scaffold import __version__
 
-    mirror, mirror_sha = crds_catalog_mirror
     wf = yaml.safe_load((fleet.path / ".github/workflows/validate.yaml").read_text())
-    fetch, check = [s for s in wf["jobs"]["scaffold-check"]["steps"] if "run" in s]
-    # the template pins a real catalog commit; the mirror has its own
-    assert re.fullmatch(r"[0-9a-f]{40}", fetch["env"]["CRDS_CATALOG_SHA"])
-    assert CATALOG_URL in fetch["run"]
-    github_env = tmp_path / "github_env"
-    github_env.touch()
-    env = {
-        **os.environ,
-        **fetch["env"],
-        "CRDS_CATALOG_SHA": mirror_sha,
-        "RUNNER_TEMP": str(tmp_path),
-        "GITHUB_ENV": str(github_env),
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"url.{mirror.as_uri()}.insteadOf",
-        "GIT_CONFIG_VALUE_0": CATALOG_URL,
-    }
-    proc = subprocess.run(
-        ["bash", "-e", "-c", fetch["run"]],
-        cwd=fleet.path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (line,) = github_env.read_text().splitlines()
-    key, crds = line.split("=", 1)
-    assert key == "CRD_SCHEMAS" and crds == str(tmp_path / "crds")
-    fetched = {p.name for p in Path(crds).iterdir() if p.is_dir() and p.name != ".git"}
-    assert fetched == set(fetch["env"]["CRD_GROUPS"].split())  # sparse checkout
-
+    (check,) = [s for s in wf["jobs"]["scaffold-check"]["steps"] if "run" in s]
+    assert "schema-location" not in check["run"]
     pinned = f'pipx run --spec "gitops-scaffold=={__version__}" scaffold check .'
     assert check["run"].startswith(pinned)
     assert "--strict" in check["run"].split()
-    tail = ["--schema-location", '"$CRD_SCHEMAS"']
     if fleet.engine == "argocd":
-        tail = ["--skip", "kustomize-remote"]
-    assert check["run"].split()[-2:] == tail
+        assert check["run"].split()[-2:] == ["--skip", "kustomize-remote"]
     scaffold = shutil.which("scaffold", path=str(VENV_BIN))
     assert scaffold, "scaffold console script not installed in the test venv"
     script = check["run"].replace(pinned.removesuffix(" check ."), scaffold, 1)
@@ -981,7 +926,7 @@ def test_scaffold_check_job_passes_strict_with_the_pinned_catalog(
     proc = subprocess.run(
         ["bash", "-e", "-c", script],
         cwd=fleet.path,
-        env={**os.environ, "PATH": path, "CRD_SCHEMAS": crds},
+        env={**os.environ, "PATH": path},
         capture_output=True,
         text=True,
         check=False,
