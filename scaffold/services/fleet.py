@@ -33,7 +33,7 @@ from scaffold.errors import (
 from scaffold.layout import (
     ANSWERS_FILE,
     DEFAULT_BRANCH,
-    ENVIRONMENTS,
+    DEFAULT_ENVIRONMENTS,
     FLEET_APP_KIND,
     FLEET_APPS_DIR,
     GITOPS_ENGINES,
@@ -44,7 +44,7 @@ from scaffold.models import Question, TemplateSource
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # answers the app inherits from the fleet; the caller may not override them
-_INHERITED = ("gitops_engine", "secrets")
+_INHERITED = ("gitops_engine", "secrets", "environments")
 
 
 class FleetAppRenderer(Protocol):
@@ -79,6 +79,14 @@ class Fleet:
     secrets: str
     default_branch: str
     answers: dict[str, Any]
+
+    @property
+    def environments(self) -> tuple[str, ...]:
+        """The fleet's environments in promotion order (the last is production)."""
+        listed = self.answers.get("environments")
+        if isinstance(listed, list) and listed:
+            return tuple(str(env) for env in listed)
+        return DEFAULT_ENVIRONMENTS
 
     def app_dir(self, app: str) -> Path:
         return self.path / FLEET_APPS_DIR / app
@@ -232,23 +240,29 @@ def add_app(
     """
     fleet = read_fleet(fleet_path)
     name = check_app_name(fleet, answers.get("name"))
+    inherited = {
+        "gitops_engine": fleet.engine,
+        "secrets": fleet.secrets,
+        "environments": list(fleet.environments),
+    }
     for key in _INHERITED:
-        if key in answers and answers[key] != fleet.answers.get(key):
+        if key in answers and answers[key] != inherited[key]:
             raise InvalidAnswerError(
-                key=key,
-                rule=f"is {fleet.answers.get(key)!r} for every app of this fleet",
+                key=key, rule=f"is {inherited[key]!r} for every app of this fleet"
             )
     data: dict[str, Any] = {
         "owner": fleet.owner,
         "default_branch": fleet.default_branch,
         **{k: v for k, v in answers.items() if k not in _INHERITED},
         "repo_kind": FLEET_APP_KIND,
-        "gitops_engine": fleet.engine,
-        "secrets": fleet.secrets,
+        **inherited,
     }
     if "codeowners" in fleet.answers and "codeowners" not in answers:
         data["codeowners"] = fleet.answers["codeowners"]
-    _check_known(data, templates.questions(source))
+    questions = templates.questions(source)
+    if "environments" not in {q.key for q in questions}:
+        data.pop("environments")  # a template version from before the answer
+    _check_known(data, questions)
     use_git = git is not None and git.is_repo_root(fleet.path)
     if use_git and git is not None and git.is_dirty(fleet.path):
         raise DirtyRepoError(path=str(fleet.path))
@@ -334,7 +348,7 @@ def write_example_secret(
             "overlay (see the fleet README); there is no secrets/<env> directory"
         )
     written: list[str] = []
-    for env in ENVIRONMENTS:
+    for env in fleet.environments:
         rel = f"secrets/{env}/{EXAMPLE_SECRET_NAME}.sops.yaml"
         target = fleet.path / rel
         if target.exists() and not force:
