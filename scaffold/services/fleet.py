@@ -194,6 +194,42 @@ def preflight(
     return fleet
 
 
+def preflight_new_app(
+    infra: Path, kind: str, answers: dict[str, Any], *, git: Git | None
+) -> Fleet:
+    """Fail fast (exit 2, nothing written) before a new app repo is generated."""
+    if kind != "app":
+        raise UsageError("--infra: only `scaffold new app` can register into a fleet")
+    return preflight(infra, answers.get("name"), git=git)
+
+
+def register_app(
+    *,
+    fleet_path: Path,
+    app_answers: dict[str, Any],
+    source: TemplateSource,
+    templates: FleetAppRenderer,
+    git: Git | None,
+    extra: dict[str, Any] | None = None,
+    author: str | None = None,
+) -> AddedApp:
+    """Register an app repo (by its answers) in the fleet at ``fleet_path``.
+
+    The fleet answers come from :func:`fleet_answers_from_app`; ``extra`` adds or
+    overrides fleet-app answers (e.g. ``replicas``). ``scaffold new app --infra``
+    and ``scaffold bootstrap`` both register apps through this function.
+    """
+    answers = {**fleet_answers_from_app(app_answers), **(extra or {})}
+    return add_app(
+        fleet_path=fleet_path,
+        answers=answers,
+        source=source,
+        templates=templates,
+        git=git,
+        author=author,
+    )
+
+
 def fleet_answers_from_app(app_answers: dict[str, Any]) -> dict[str, Any]:
     """Answers for the fleet-app template derived from an app repo's answers."""
     result: dict[str, Any] = {}
