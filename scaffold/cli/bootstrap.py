@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -113,13 +114,18 @@ def bootstrap_cmd(
         from scaffold.adapters.github import GitHubClient
         from scaffold.adapters.sealing import seal
         from scaffold.adapters.templates import CopierTemplates
-        from scaffold.cli.protect import api_url_from, token_from_env
+        from scaffold.cli.protect import (
+            api_url_from,
+            token_from_env,
+            write_interval_from,
+        )
         from scaffold.errors import ReposFailedError
-        from scaffold.services.bootstrap import bootstrap
+        from scaffold.services.bootstrap import ProcessRenderer, bootstrap
         from scaffold.services.manifest import read_manifest, rules_from_templates
 
         env = os.environ
         url = api_url_from(api_url, env)
+        interval = write_interval_from(env)
         git = Git()
         templates = CopierTemplates(git=git)
         desired = read_manifest(
@@ -134,7 +140,12 @@ def bootstrap_cmd(
                 console.print(plan_table(plan))
 
         live: AbstractContextManager[Any] = bar.progress if bar else nullcontext()
-        with GitHubClient(token=token, api_url=url) as client, live:
+        with (
+            tempfile.TemporaryDirectory(prefix="scaffold-copier-cache-") as cache,
+            ProcessRenderer(jobs, Path(cache)) as renderer,
+            GitHubClient(token=token, api_url=url, write_interval=interval) as client,
+            live,
+        ):
             report = bootstrap(
                 desired,
                 forge=client,
@@ -146,6 +157,7 @@ def bootstrap_cmd(
                 dry_run=dry_run,
                 progress=bar,
                 on_plan=show_plan,
+                renderer=renderer,
             )
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))

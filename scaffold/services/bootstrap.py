@@ -20,6 +20,7 @@ on the next one. Secrets cannot be read back: one that exists is left alone.
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import threading
@@ -34,9 +35,9 @@ import yaml
 from pydantic import SecretStr
 
 from scaffold.adapters.git import Git
-from scaffold.errors import ScaffoldError, UsageError
+from scaffold.errors import ScaffoldError, TemplateError, UsageError
 from scaffold.layout import ANSWERS_FILE
-from scaffold.models import RepoKind
+from scaffold.models import RepoKind, TemplateSource
 from scaffold.services.fleet import answers_file_for, register_app
 from scaffold.services.manifest import Desired, RepoSpec
 from scaffold.services.new import NewRenderer, check_git_identity, create_repo
@@ -107,6 +108,10 @@ class OrgForge(Forge, Protocol):
     def put_secret(
         self, owner: str, repo: str, name: str, *, encrypted_value: str, key_id: str
     ) -> None: ...
+
+
+class RenderError(TemplateError):
+    """Rendering in a worker process failed (the worker's message)."""
 
 
 Sealer = Callable[[str, SecretStr], str]  # (public key b64, value) -> sealed b64
@@ -218,8 +223,8 @@ class _Context:
     templates: NewRenderer
     seal: Sealer
     progress: Progress
+    render: Renderer
     workdir: Path = Path()
-    render_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def org(self) -> str:
@@ -233,6 +238,108 @@ class _Context:
 def used_names(texts: list[str]) -> set[str]:
     """Names of ``vars.X`` / ``secrets.X`` used in workflow texts."""
     return {match[2] for text in texts for match in _USES.finditer(text)}
+
+
+# --- rendering -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenderJob:
+    """Render ``spec`` into ``dest`` and register ``regs`` in it (a fleet), or,
+    ``into_existing``, only register ``regs`` in the fleet clone at ``dest``."""
+
+    spec: RepoSpec
+    regs: tuple[RepoSpec, ...]
+    source: TemplateSource
+    dest: Path
+    into_existing: bool = False
+
+
+Renderer = Callable[[RenderJob], None]
+
+
+def render_job(job: RenderJob, *, templates: NewRenderer, git: Git) -> None:
+    """The rendering of one job: exactly ``scaffold new`` and, for each app,
+    ``new app --infra``'s registration (each committed)."""
+    if not job.into_existing:
+        create_repo(
+            kind=job.spec.kind,
+            dest=job.dest,
+            answers=job.spec.answers,
+            source=job.source,
+            templates=templates,
+            git=git,
+        )
+    for app in job.regs:
+        register_app(
+            fleet_path=job.dest,
+            app_answers=app.answers,
+            source=job.source,
+            templates=templates,
+            git=git,
+            extra=app.fleet_answers,
+        )
+
+
+class SerialRenderer:
+    """Renders in the calling thread, one job at a time (copier keeps process-wide
+    state: warning filters, its template cache)."""
+
+    def __init__(self, *, templates: NewRenderer, git: Git) -> None:
+        self._templates = templates
+        self._git = git
+        self._lock = threading.Lock()
+
+    def __call__(self, job: RenderJob) -> None:
+        with self._lock:
+            render_job(job, templates=self._templates, git=self._git)
+
+
+def _init_worker(cache_root: str) -> None:
+    """A spawned worker's own copier cache (a shared one races)."""
+    cache = Path(cache_root) / f"worker-{os.getpid()}"
+    cache.mkdir(parents=True, exist_ok=True)
+    os.environ["COPIER_CACHE_DIR"] = str(cache)
+
+
+def _render_in_worker(job: RenderJob) -> str | None:
+    """Runs in a worker process; an error comes back as its message (scaffold's
+    errors take keyword arguments, so they do not survive pickling)."""
+    from scaffold.adapters.templates import CopierTemplates
+
+    git = Git()
+    try:
+        render_job(job, templates=CopierTemplates(git=git), git=git)
+    except ScaffoldError as exc:
+        return str(exc)
+    return None
+
+
+class ProcessRenderer:
+    """Renders in ``jobs`` spawned worker processes (CPU-parallel copier runs,
+    one copier cache each); use as a context manager."""
+
+    def __init__(self, jobs: int, cache_root: Path) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._pool = ProcessPoolExecutor(
+            max_workers=max(1, jobs),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(str(cache_root),),
+        )
+
+    def __enter__(self) -> ProcessRenderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __call__(self, job: RenderJob) -> None:
+        error = self._pool.submit(_render_in_worker, job).result()
+        if error is not None:
+            raise RenderError(f"{job.spec.name}: {error}")
 
 
 # --- plan ------------------------------------------------------------------------
@@ -426,28 +533,10 @@ class _Writes:
 def _render(ctx: _Context, plan: RepoPlan, regs: list[RepoSpec]) -> Path:
     """Render the repo as ``scaffold new`` does (apps registered as
     ``new app --infra`` does); return the committed work tree."""
-    spec = plan.spec
-    dest = ctx.workdir / spec.name
-    with ctx.render_lock:  # copier is not thread-safe (process-wide cwd, caches)
-        repo = create_repo(
-            kind=spec.kind,
-            dest=dest,
-            answers=spec.answers,
-            source=ctx.desired.source,
-            templates=ctx.templates,
-            git=ctx.git,
-        )
-        for app in regs:
-            ctx.progress(spec.name, f"registering {app.name}", False)
-            register_app(
-                fleet_path=repo.path,
-                app_answers=app.answers,
-                source=ctx.desired.source,
-                templates=ctx.templates,
-                git=ctx.git,
-                extra=app.fleet_answers,
-            )
-    return repo.path
+    dest = ctx.workdir / plan.spec.name
+    ctx.render(RenderJob(spec=plan.spec, regs=tuple(regs), source=ctx.desired.source,
+                         dest=dest))  # fmt: skip
+    return dest
 
 
 def _protect(ctx: _Context, plan: RepoPlan, tree: Path | None, log: _Writes) -> None:
@@ -549,15 +638,8 @@ def _open_pulls(ctx: _Context, plan: RepoPlan, apps: dict[str, RepoSpec],
             remote.clone_remote(
                 plan.clone_url, work, branch=fleet.default_branch, depth=1
             )
-            with ctx.render_lock:
-                register_app(
-                    fleet_path=work,
-                    app_answers=app.answers,
-                    source=ctx.desired.source,
-                    templates=ctx.templates,
-                    git=ctx.git,
-                    extra=app.fleet_answers,
-                )
+            ctx.render(RenderJob(spec=fleet, regs=(app,), source=ctx.desired.source,
+                                 dest=work, into_existing=True))  # fmt: skip
             remote.push(work, plan.clone_url, local="HEAD", branch=branch, expect=None)
             log.done(f"pushed branch {branch}")
         pull = ctx.forge.create_pull(
@@ -644,11 +726,14 @@ def bootstrap(
     dry_run: bool = False,
     progress: Progress | None = None,
     on_plan: Callable[[BootstrapReport], None] | None = None,
+    renderer: Renderer | None = None,
 ) -> BootstrapReport:
     """Plan, then (unless ``dry_run``) apply; see the module docstring.
 
     ``on_plan`` sees the plan before anything is written; ``progress`` is told
-    what each repo is doing (from several threads).
+    what each repo is doing (from several threads). ``renderer`` runs the
+    rendering (default: :class:`SerialRenderer`; the CLI passes a
+    :class:`ProcessRenderer`).
     """
     ctx = _Context(
         desired=desired,
@@ -658,6 +743,7 @@ def bootstrap(
         templates=templates,
         seal=seal,
         progress=progress or (lambda _r, _w, _d: None),
+        render=renderer or SerialRenderer(templates=templates, git=git),
     )
     plans = make_plan(ctx, jobs)
     planned = BootstrapReport(
