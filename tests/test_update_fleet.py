@@ -23,10 +23,12 @@ from scaffold.services.fleet import add_app
 from scaffold.services.update import list_instances
 from tests.helpers import (
     FLUX_FLEET_ANSWERS,
+    bash,
     branches,
     commit_all,
     git,
     make_template_repo,
+    printed_after,
     release,
     render,
     tree,
@@ -261,7 +263,6 @@ def test_conflict_in_one_app_stops_there(fleet: Path) -> None:
         f"error: the update of apps/api left 1 conflict(s) on branch {UPDATE_BRANCH}"
         in out
     )
-    assert "git commit -m 'chore(template): apps/api v1.0.0 → v1.1.0'" in out
     # the fleet itself is committed, the app with conflicts is not, web not run
     assert subjects(fleet, 1) == ["chore(template): v1.0.0 → v1.1.0"]
     assert git(fleet, "rev-parse", "HEAD~1").strip() == start
@@ -274,9 +275,15 @@ def test_conflict_in_one_app_stops_there(fleet: Path) -> None:
     # resolve (keep both labels), commit, run again: the rest is updated
     resolved = text.replace("  labels:\n", "  labels:\n    team: payments\n" + LABEL, 1)
     path.write_text(resolved, "utf-8")
-    commit_all(fleet, "chore(template): apps/api v1.0.0 → v1.1.0")
+    then = printed_after(out, "then:")
+    assert "commit -m 'chore(template): apps/api v1.0.0 → v1.1.0'" in then
+    assert "# then run the same scaffold update again (on this branch)" in then
+    bash(then, fleet.parent)  # as printed
+    assert subjects(fleet, 1) == ["chore(template): apps/api v1.0.0 → v1.1.0"]
     code, out = run("update", str(fleet), "--to", "v1.1.0")
     assert code == 0, out
+    log = bash(printed_after(out, "Review and merge it:"), fleet.parent)
+    assert "chore(template): apps/web v1.0.0 → v1.1.0" in log
     assert versions(fleet) == {".": "v1.1.0", "api": "v1.1.0", "web": "v1.1.0"}
     assert subjects(fleet, 1) == ["chore(template): apps/web v1.0.0 → v1.1.0"]
 

@@ -101,7 +101,10 @@ def _print_single(result: UpdateResult) -> None:
         )
         for rel in result.changed:
             typer.echo(f"  {rel}")
-        typer.echo(f"Review and merge it: git diff {result.branch}~1 {result.branch}")
+        branch = str(result.branch)
+        _git_commands(
+            result.path, "Review and merge it:", [["diff", f"{branch}~1", branch]]
+        )
 
 
 def _print_many(report: UpdateReport) -> None:
@@ -143,8 +146,13 @@ def _print_many(report: UpdateReport) -> None:
     if not report.dry_run:
         count = len(report.commits)
         typer.echo(
-            f"{report.path}: updated on branch {report.branch} ({count} commit(s))\n"
-            f"Review and merge it: git log -p {report.branch}~{count}..{report.branch}"
+            f"{report.path}: updated on branch {report.branch} ({count} commit(s))"
+        )
+        branch = str(report.branch)
+        _git_commands(
+            report.path,
+            "Review and merge it:",
+            [["log", "-p", f"{branch}~{count}..{branch}"]],
         )
 
 
@@ -160,22 +168,51 @@ def _conflicts(result: UpdateResult, *, remaining: list[str]) -> None:
             count=len(result.conflicts), branch=None, instance=instance
         )
     subject = commit_message(result.from_version, result.to_version, result.instance)
-    rerun = ""
-    if remaining:
-        rerun = (
-            "  then run the same scaffold update again (on this branch) for the "
-            f"rest: {', '.join(remaining)}\n"
-        )
+    branch = str(result.branch)
     typer.echo(
-        f"\nThe work tree is on {result.branch} with the update applied. "
+        f"\nThe work tree is on {branch} with the update applied. "
         "Resolve each file above (remove the <<<<<<< ======= >>>>>>> "
-        "markers, fold *.rej hunks in and delete them), then:\n"
-        f"  git add -A && git commit -m '{subject}'\n"
-        f"{rerun}"
-        "To abandon the update instead:\n"
-        f"  git reset -q --hard && git clean -fdq && git switch - "
-        f"&& git branch -D {result.branch}"
+        "markers, fold *.rej hunks in and delete them), then:"
+    )
+    _git_commands(
+        result.path,
+        None,
+        [["add", "-A"], ["commit", "-m", subject]],
+        then=(
+            "# then run the same scaffold update again (on this branch) for the "
+            f"rest: {', '.join(remaining)}"
+            if remaining
+            else None
+        ),
+    )
+    _git_commands(
+        result.path,
+        "To abandon the update instead:",
+        [
+            ["reset", "-q", "--hard"],
+            ["clean", "-fdq"],
+            ["switch", "-"],
+            ["branch", "-D", branch],
+        ],
     )
     raise UpdateConflictError(
         count=len(result.conflicts), branch=result.branch, instance=instance
     )
+
+
+def _git_commands(
+    repo: Path, intro: str | None, commands: list[list[str]], *, then: str | None = None
+) -> None:
+    """Print git commands for the user to run on one indented, quoted shell line
+    (``git -C REPO`` unless REPO is the working directory); ``then`` is a ``#``
+    comment line after it. A test runs the lines as printed."""
+    import shlex
+
+    git = (
+        ["git"] if repo.resolve() == Path.cwd().resolve() else ["git", "-C", str(repo)]
+    )
+    if intro is not None:
+        typer.echo(intro)
+    typer.echo("  " + " && ".join(shlex.join([*git, *argv]) for argv in commands))
+    if then is not None:
+        typer.echo(f"  {then}")

@@ -8,6 +8,7 @@ on success, so a failure (bad answer, template error, git error) writes nothing.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -113,18 +114,28 @@ def check_git_identity(git: Git, where: Path, author: str | None) -> None:
 
 
 def next_steps(dest: Path, answers: dict[str, Any], *, git: bool) -> list[str]:
-    """What the user does after ``scaffold new``."""
+    """What the user does after ``scaffold new``, as lines of a shell script.
+
+    Every line is a command to paste or a ``#`` comment; a test runs them as
+    printed.
+    """
     owner, name = answers.get("owner", "OWNER"), answers.get("name", dest.name)
-    branch = answers.get("default_branch", DEFAULT_BRANCH)
-    steps = [f"cd {dest}"]
+    branch = str(answers.get("default_branch", DEFAULT_BRANCH))
+    repo = f"{owner}/{name}"
+    steps = [shlex.join(["cd", str(dest)])]
     if not git:
-        steps.append(f"git init -b {branch} && git add -A && git commit -m 'initial'")
+        steps += [
+            shlex.join(["git", "init", "-b", branch]),
+            "git add -A",
+            "git commit -m 'initial'",
+        ]
     steps += [
-        f"create the GitHub repo {owner}/{name} (empty), then: "
-        f"git remote add origin git@github.com:{owner}/{name}.git "
-        f"&& git push -u origin {branch}",
+        f"# create the empty GitHub repo {repo}, then push to it:",
+        shlex.join(["git", "remote", "add", "origin", f"git@github.com:{repo}.git"]),
+        shlex.join(["git", "push", "-u", "origin", branch]),
         "scaffold check .",
-        f"scaffold protect {owner}/{name}",
+        f"{shlex.join(['scaffold', 'protect', '.', '--repo', repo])}"
+        "  # GITHUB_TOKEN: a repo admin's token",
     ]
     return steps
 
