@@ -74,33 +74,57 @@ def build_file_tree(spec: Mapping[str | Path, str], *, dedent: bool = True) -> N
 
 
 # A template as small as scaffold accepts: the root copier.yml's shape (kinds under
-# templates/<repo_kind>, name and owner) and one app file per version.
+# templates/<repo_kind>, a fleet app's answers under apps/<name>/, the answers a
+# fleet and its apps need), with the files a test gives it.
 TINY_COPIER_YML = """\
     _subdirectory: "templates/{{ repo_kind }}"
+    _answers_file: >-
+      {% if repo_kind == 'fleet-app' %}apps/{{ name }}/.copier-answers.yml{%
+      else %}.copier-answers.yml{% endif %}
     _templates_suffix: .jinja
     _envops:
       keep_trailing_newline: true
     repo_kind:
       type: str
-      choices: {app: app, infra: infra}
+      choices: {app: app, infra: infra, fleet-app: fleet-app}
     name:
       type: str
     owner:
       type: str
+    default_branch:
+      type: str
+      default: main
+    gitops_engine:
+      type: str
+      default: flux
+    secrets:
+      type: str
+      default: none
+    app_image:
+      type: str
+      default: ""
+    app_tag:
+      type: str
+      default: ""
     """
+TINY_KINDS = ("app", "infra", "fleet-app")
 
 
 def make_tiny_template(dest: Path, files: Mapping[str, str], tag: str) -> Path:
-    """A git repo with :data:`TINY_COPIER_YML`, an answers file template and
-    ``files`` (paths under ``templates/app``), committed and tagged ``tag``.
-    Later versions: :func:`release`."""
+    """A git repo with :data:`TINY_COPIER_YML`, an answers file template per kind
+    and ``files`` (repo-relative paths, e.g. ``templates/app/NOTES.md``), committed
+    and tagged ``tag``. Later versions: :func:`release`."""
+    answers = "{{ _copier_answers | to_nice_yaml }}"
     build_file_tree(
         {
             dest / "copier.yml": TINY_COPIER_YML,
-            dest / "templates/app/{{ _copier_conf.answers_file }}.jinja": (
-                "{{ _copier_answers | to_nice_yaml }}"
-            ),
-            **{dest / "templates/app" / rel: text for rel, text in files.items()},
+            **{
+                dest / f"templates/{kind}/{{{{ _copier_conf.answers_file }}}}.jinja": (
+                    answers
+                )
+                for kind in TINY_KINDS
+            },
+            **{dest / rel: text for rel, text in files.items()},
         }
     )
     git(dest, "init", "-q", "-b", "main")

@@ -94,7 +94,9 @@ def test_next_steps_of_new_run_as_printed(
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny template: NOTES.md at v1.0.0; v1.1.0 changes its second line."""
     repo = make_tiny_template(
-        tmp_path_factory.mktemp("tiny") / "tpl", {"NOTES.md": NOTES}, "v1.0.0"
+        tmp_path_factory.mktemp("tiny") / "tpl",
+        {"templates/app/NOTES.md": NOTES},
+        "v1.0.0",
     )
     release(
         repo,

@@ -1,8 +1,9 @@
 """``scaffold update`` on a fleet: the fleet's own Copier instance and every app's
 (``apps/<name>/.copier-answers.yml``), on one branch, one commit each.
 
-Real template repo (this project's templates, tagged v1.0.0 and v1.1.0), real
-copier, real git. The fleet is generated once per session and copied per test.
+A tiny template with tags (one end-to-end test on this project's templates,
+marked slow), real copier, real git. The fleet is generated once per session and
+copied per test.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tests.helpers import (
     commit_all,
     git,
     make_template_repo,
+    make_tiny_template,
     printed_after,
     release,
     render,
@@ -47,12 +49,37 @@ APPS = (
 UPDATE_BRANCH = "scaffold/update-v1.1.0"
 
 
+# The tiny template's fleet: the files the tests below look at, nothing else.
+TINY_FLEET = {
+    YAMLLINT: "extends: default\n",
+    DEPLOYMENT: """\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {{ name }}
+          labels:
+            app.kubernetes.io/name: {{ name }}
+        """,
+    "templates/fleet-app/apps/{{ name }}/overlays/dev/kustomization.yaml.jinja": """\
+        images:
+          - name: {{ app_image }}
+            newTag: "{{ app_tag }}"
+        """,
+}
+
+
 @pytest.fixture(scope="session")
-def fleet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """v1.0.0: this project's templates plus an app notes file; v1.1.0: a label in
-    the fleet-app Deployment, a line in an infra file, the notes file renamed."""
+def fleet_template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """v1.0.0: the tiny template (or with the parameter ``"real"`` this project's
+    templates) plus an app notes file; v1.1.0: a label in the fleet-app Deployment,
+    a line in an infra file, the notes file renamed."""
     repo = tmp_path_factory.mktemp("fleet-versioned") / "tpl"
-    make_template_repo(repo, "v0.0.1")
+    if getattr(request, "param", "tiny") == "real":
+        make_template_repo(repo, "v0.0.1")
+    else:
+        make_tiny_template(repo, TINY_FLEET, "v0.0.1")
     release(repo, "v1.0.0", {NOTES_V10: "Notes for {{ name }}\n"})
     deployment = (repo / DEPLOYMENT).read_text(encoding="utf-8")
     labelled = deployment.replace("  labels:\n", "  labels:\n" + LABEL, 1)
@@ -149,6 +176,11 @@ def edit_dev_tag(repo: Path, app_name: str, tag: str) -> None:
     path.write_text(text.replace('newTag: "1.0.0"', f'newTag: "{tag}"'), "utf-8")
 
 
+@pytest.mark.parametrize(
+    "fleet_template",
+    ["tiny", pytest.param("real", marks=pytest.mark.slow)],
+    indirect=True,
+)
 def test_updates_the_fleet_and_every_app(fleet: Path) -> None:
     edit_dev_tag(fleet, "web", "1.0.7")
     commit_all(fleet, "release web 1.0.7 to dev")
