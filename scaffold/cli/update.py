@@ -1,5 +1,4 @@
-"""``scaffold update``: bring one local repo (and a fleet's apps) to a newer
-template version."""
+"""``scaffold update``: print what :mod:`scaffold.services.update` did."""
 
 from __future__ import annotations
 
@@ -47,13 +46,10 @@ def update(
         typer.Option("--no-apps", help="Fleets: update only the fleet's own files."),
     ] = False,
 ) -> None:
-    """Update a generated repo to a newer template version.
+    """Update a generated repo (a fleet: also its apps) to a newer template
+    version, on the branch scaffold/update-<ref>; conflicts exit 3.
 
-    Works on a new branch scaffold/update-<ref> and commits
-    "chore(template): vA → vB" there. In a fleet every app
-    (apps/<name>/.copier-answers.yml) is updated too, one commit each
-    ("chore(template): apps/<name> vA → vB"). Conflicts are left in the work
-    tree (exit 3), nothing is committed for that instance then.
+    The full behaviour: the README's 'scaffold update' section.
     """
     with handle_errors():
         from scaffold.adapters.git import Git

@@ -40,12 +40,8 @@ class TemplateRenderer(Protocol):
 
 
 def default_ref(tags: list[str], *, version: str, is_checkout: bool) -> str | None:
-    """The template version ``scaffold new`` uses when none is asked for.
-
-    1. ``v<version>``, the release matching this CLI, when the source has that tag;
-    2. else ``HEAD`` for the source checkout scaffold runs from (developers, demo);
-    3. else None: copier's choice, the highest PEP 440 tag.
-    """
+    """The template version ``scaffold new`` uses when none is asked for (the
+    order is README.md's "Template source and versions"; None: copier's choice)."""
     tag = f"v{version}"
     if tag in tags:
         return tag

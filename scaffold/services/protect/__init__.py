@@ -1,10 +1,5 @@
-"""Use case: make a GitHub repository match its ``.github/settings.yml``.
-
-Order: repository settings first (linear history needs squash or rebase merging
-allowed), then the default-branch protection as rulesets (default) or classic
-branch protection (``mode="classic"``). Every target is read, compared with the
-file, and written only when it differs; a dry run reads and compares only.
-"""
+"""Use case: make a GitHub repository match its ``.github/settings.yml``: plan the
+writes per target, apply them in order (README: "Applying it"), report them."""
 
 from __future__ import annotations
 

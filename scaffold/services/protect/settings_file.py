@@ -1,14 +1,6 @@
-"""The ``.github/settings.yml`` model (pydantic, strict, unknown keys forbidden).
-
-The format is the repository-settings app's (formerly probot/settings) and
-github/safe-settings': ``repository`` (the body of ``PATCH /repos/{o}/{r}``),
-``rulesets`` (bodies of ``POST /repos/{o}/{r}/rulesets``) and ``branches`` (classic
-protection). Sections scaffold does not apply (``teams``, ``labels`` ...) are
-accepted and reported as ignored; an unknown key anywhere else is an error, so a
-typo never silently turns a protection off. ``branches[].protection.
-required_signatures`` (bool) is scaffold's addition, applied through its own
-endpoint.
-"""
+"""The ``.github/settings.yml`` model (pydantic, strict, unknown keys forbidden so a
+typo never silently turns a protection off); the format is the README's "Branch
+protection as code"."""
 
 from __future__ import annotations
 
