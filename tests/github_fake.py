@@ -81,6 +81,16 @@ USED_OPERATIONS = (
         "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures",
     ),
 )
+# ... and scaffold bootstrap (org repos, Actions variables and sealed secrets).
+USED_OPERATIONS += (
+    ("post", "/orgs/{org}/repos"),
+    ("get", "/repos/{owner}/{repo}/actions/variables"),
+    ("post", "/repos/{owner}/{repo}/actions/variables"),
+    ("patch", "/repos/{owner}/{repo}/actions/variables/{name}"),
+    ("get", "/repos/{owner}/{repo}/actions/secrets"),
+    ("get", "/repos/{owner}/{repo}/actions/secrets/public-key"),
+    ("put", "/repos/{owner}/{repo}/actions/secrets/{secret_name}"),
+)
 
 
 def _param_regex(template: str, group: str) -> str:
@@ -397,6 +407,12 @@ class FakeGitHub:
                 "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures",
             ): self._delete_signatures,
         }
+        self._routes.update(self._bootstrap_routes())
+        # Actions state per repo full name (bootstrap)
+        self.variables: dict[str, dict[str, dict[str, str]]] = {}
+        self.secrets: dict[str, dict[str, dict[str, str]]] = {}
+        self._secret_keys: dict[str, Any] = {}  # full name -> nacl PrivateKey
+        self.bad_secrets: list[str] = []  # PUTs whose value did not decrypt
 
     # --- set-up -----------------------------------------------------------------
 
@@ -954,6 +970,8 @@ class FakeGitHub:
             "rules": self._fill_rule_defaults(body.get("rules", [])),
         }
         found.rulesets[ruleset_id] = ruleset
+        if found.bare is not None and self._guards_default_branch(ruleset):
+            self.protect_branch(found, found.default_branch)
         raise _Reply(201, self._ruleset_json(found, ruleset))
 
     def _ruleset(self, repo: FakeRepo, ruleset_id: str) -> dict[str, Any]:
@@ -1113,6 +1131,167 @@ class FakeGitHub:
             raise _error(404, "Branch not protected")
         found.signatures[branch] = False
         raise _Reply(204)
+
+    # --- scaffold bootstrap: org repos, Actions variables and secrets -------------
+
+    def _bootstrap_routes(self) -> dict[tuple[str, str], Callable[..., Any]]:
+        return {
+            ("POST", "/orgs/{org}/repos"): self._create_org_repo,
+            ("GET", "/repos/{owner}/{repo}/actions/variables"): self._list_variables,
+            ("POST", "/repos/{owner}/{repo}/actions/variables"): self._post_variable,
+            (
+                "PATCH",
+                "/repos/{owner}/{repo}/actions/variables/{name}",
+            ): self._patch_variable,
+            ("GET", "/repos/{owner}/{repo}/actions/secrets"): self._list_secrets,
+            (
+                "GET",
+                "/repos/{owner}/{repo}/actions/secrets/public-key",
+            ): self._secrets_key,
+            (
+                "PUT",
+                "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
+            ): self._put_secret,
+        }
+
+    @staticmethod
+    def _guards_default_branch(ruleset: dict[str, Any]) -> bool:
+        """An active ruleset with a pull_request rule on the default branch: pushes
+        to it are refused (as on GitHub)."""
+        include = ruleset.get("conditions", {}).get("ref_name", {}).get("include", [])
+        return (
+            ruleset.get("enforcement") == "active"
+            and "~DEFAULT_BRANCH" in include
+            and any(r.get("type") == "pull_request" for r in ruleset.get("rules", []))
+        )
+
+    def _create_org_repo(self, request: Request, body: Any, org: str) -> None:
+        self._need_admin()
+        if f"{org}/{body['name']}" in self.repos:
+            raise _error(
+                422,
+                "Repository creation failed.",
+                errors=[
+                    {
+                        "resource": "Repository",
+                        "code": "custom",
+                        "field": "name",
+                        "message": "name already exists on this account",
+                    }
+                ],
+            )
+        visibility = body.get("visibility") or (
+            "private" if body.get("private") else "public"
+        )
+        repo = self.add_repo(org, body["name"], git=self.git_root is not None)
+        repo.settings["private"] = visibility != "public"
+        if "description" in body:
+            repo.settings["description"] = body["description"]
+        reply = self._repo_json(repo)
+        reply["visibility"] = visibility
+        raise _Reply(201, reply)
+
+    def _actions_repo(self, owner: str, repo: str) -> str:
+        return self._repo(owner, repo).full_name
+
+    def _list_variables(
+        self, request: Request, body: Any, owner: str, repo: str
+    ) -> None:
+        stored = self.variables.get(self._actions_repo(owner, repo), {})
+        per_page = min(int(request.args.get("per_page", 10)), 30)
+        page = int(request.args.get("page", 1))
+        items = sorted(stored.values(), key=lambda v: v["name"])
+        chunk = items[(page - 1) * per_page : page * per_page]
+        raise _Reply(200, {"total_count": len(items), "variables": chunk})
+
+    def _post_variable(
+        self, request: Request, body: Any, owner: str, repo: str
+    ) -> None:
+        stored = self.variables.setdefault(self._actions_repo(owner, repo), {})
+        if body["name"].upper() in {n.upper() for n in stored}:
+            raise _error(409, "Already exists - Variable already exists")
+        stamp = "2026-11-30T09:00:00Z"
+        stored[body["name"]] = {
+            "name": body["name"],
+            "value": body["value"],
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        raise _Reply(201, {})
+
+    def _patch_variable(
+        self, request: Request, body: Any, owner: str, repo: str, name: str
+    ) -> None:
+        stored = self.variables.get(self._actions_repo(owner, repo), {})
+        if name not in stored:
+            raise _error(404, "Not Found")
+        entry = stored.pop(name)
+        entry.update({k: v for k, v in body.items() if k in {"name", "value"}})
+        stored[entry["name"]] = entry
+        raise _Reply(204)
+
+    def _list_secrets(self, request: Request, body: Any, owner: str, repo: str) -> None:
+        full_name = self._actions_repo(owner, repo)
+        stored = self.secrets.get(full_name, {})
+        items = [
+            {"name": n, "created_at": v["created_at"], "updated_at": v["updated_at"]}
+            for n, v in sorted(stored.items())
+        ]
+        chunk, headers = self._page(
+            request, items, f"/repos/{full_name}/actions/secrets"
+        )
+        raise _Reply(200, {"total_count": len(items), "secrets": chunk}, headers)
+
+    def _secret_key(self, full_name: str) -> Any:
+        from nacl.public import PrivateKey
+
+        if full_name not in self._secret_keys:
+            self._secret_keys[full_name] = PrivateKey.generate()
+        return self._secret_keys[full_name]
+
+    def _key_id(self, full_name: str) -> str:
+        return f"key-{abs(hash(full_name)) % 10**8}"
+
+    def _secrets_key(self, request: Request, body: Any, owner: str, repo: str) -> None:
+        full_name = self._actions_repo(owner, repo)
+        public = bytes(self._secret_key(full_name).public_key)
+        raise _Reply(
+            200,
+            {
+                "key_id": self._key_id(full_name),
+                "key": base64.b64encode(public).decode("ascii"),
+            },
+        )
+
+    def secret_value(self, full_name: str, name: str) -> str:
+        """The decrypted value GitHub would hold (tests only)."""
+        return self.secrets[full_name][name]["value"]
+
+    def _put_secret(
+        self, request: Request, body: Any, owner: str, repo: str, secret_name: str
+    ) -> None:
+        from nacl.exceptions import CryptoError
+        from nacl.public import SealedBox
+
+        full_name = self._actions_repo(owner, repo)
+        if body["key_id"] != self._key_id(full_name):
+            self.bad_secrets.append(f"{full_name}/{secret_name}: wrong key_id")
+            raise _error(422, "Bad request - key_id does not match")
+        try:
+            sealed = base64.b64decode(body["encrypted_value"], validate=True)
+            value = SealedBox(self._secret_key(full_name)).decrypt(sealed).decode()
+        except (ValueError, CryptoError, UnicodeDecodeError):
+            self.bad_secrets.append(f"{full_name}/{secret_name}: does not decrypt")
+            raise _error(422, "Bad request - could not decrypt the secret") from None
+        stored = self.secrets.setdefault(full_name, {})
+        stamp = f"2026-11-30T09:{len(self.requests) % 60:02d}:00Z"
+        created = stored.get(secret_name, {}).get("created_at", stamp)
+        stored[secret_name] = {
+            "value": value,
+            "created_at": created,
+            "updated_at": stamp,
+        }
+        raise _Reply(201 if created == stamp else 204)
 
 
 @functools.cache

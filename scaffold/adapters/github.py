@@ -1,19 +1,5 @@
-"""The GitHub REST client: the only module that imports httpx.
-
-Why httpx directly and not githubkit (see docs/ARCHITECTURE.md):
-
-* we need about ten endpoints; every one is a plain JSON request;
-* githubkit 0.16 needs a ``hishel<2`` pin to import at all, sends API version
-  ``2026-03-10`` unless told otherwise, rejects a ``checks``-only classic protection
-  body in its own pydantic check (the body GitHub wants), coerces ``"yes"`` to true,
-  and gives up after two secondary-rate-limit 403s: each needs a workaround;
-* retries, rate-limit waits and error messages are the behaviour this command is
-  judged on, so we own them: bounded backoff on 5xx, waits on 403/429 per
-  ``Retry-After`` / ``X-RateLimit-Reset`` within a cap, one-line errors mapped to
-  :mod:`scaffold.errors`, and a token that never reaches a message or a log.
-
-``sleep`` and ``clock`` are injected so tests never really wait.
-"""
+"""The GitHub REST client: the only module that imports httpx (why not githubkit:
+docs/ARCHITECTURE.md). ``sleep`` and ``clock`` are injected so tests never wait."""
 
 from __future__ import annotations
 
@@ -585,4 +571,122 @@ class GitHubClient:
             json={"body": body},
             permission=PULLS_WRITE,
             not_found=f"pull request #{number} not found in {owner}/{repo}",
+        )
+
+    # --- the calls scaffold bootstrap makes ---------------------------------------
+
+    def create_org_repo(
+        self, org: str, name: str, *, visibility: str, description: str = ""
+    ) -> dict[str, Any]:
+        """Create an empty repository (no README, no licence) in ``org``."""
+        body: dict[str, Any] = {
+            "name": name,
+            "visibility": visibility,
+            "auto_init": False,
+        }
+        if description:
+            body["description"] = description
+        return self._object(
+            self.request(
+                "POST",
+                f"/orgs/{org}/repos",
+                json=body,
+                permission="Administration: write (organization repositories)",
+                not_found=f"organization {org} not found (or the token cannot see it)",
+            )
+        )
+
+    def find_repo(self, owner: str, repo: str) -> dict[str, Any] | None:
+        """The repository, or None when it does not exist (or is invisible)."""
+        resp = self.request(
+            "GET", f"/repos/{owner}/{repo}", permission=METADATA_READ, accept_404=True
+        )
+        return None if resp.status_code == 404 else self._object(resp)
+
+    def list_variables(self, owner: str, repo: str) -> dict[str, str]:
+        """Actions variables of the repository: name -> value (all pages)."""
+        result: dict[str, str] = {}
+        page = 1
+        while True:
+            data = self._object(
+                self.request(
+                    "GET",
+                    f"/repos/{owner}/{repo}/actions/variables",
+                    params={"per_page": 30, "page": page},
+                    permission="Variables: read",
+                    not_found=f"repository {owner}/{repo} not found",
+                )
+            )
+            items = data.get("variables") or []
+            for item in items:
+                result[str(item["name"])] = str(item.get("value", ""))
+            if len(items) < 30 or len(result) >= int(data.get("total_count", 0)):
+                return result
+            page += 1
+
+    def set_variable(
+        self, owner: str, repo: str, name: str, value: str, *, exists: bool
+    ) -> None:
+        """Create (``exists=False``) or update an Actions variable."""
+        base = f"/repos/{owner}/{repo}/actions/variables"
+        if exists:
+            self.request(
+                "PATCH",
+                f"{base}/{name}",
+                json={"name": name, "value": value},
+                permission="Variables: write",
+                not_found=f"variable {name} not found in {owner}/{repo}",
+            )
+        else:
+            self.request(
+                "POST",
+                base,
+                json={"name": name, "value": value},
+                permission="Variables: write",
+                not_found=f"repository {owner}/{repo} not found",
+            )
+
+    def list_secret_names(self, owner: str, repo: str) -> list[str]:
+        """Names of the repository's Actions secrets (values are never readable)."""
+        names: list[str] = []
+        page = 1
+        while True:
+            data = self._object(
+                self.request(
+                    "GET",
+                    f"/repos/{owner}/{repo}/actions/secrets",
+                    params={"per_page": 30, "page": page},
+                    permission="Secrets: read",
+                    not_found=f"repository {owner}/{repo} not found",
+                )
+            )
+            items = data.get("secrets") or []
+            names += [str(item["name"]) for item in items]
+            if len(items) < 30 or len(names) >= int(data.get("total_count", 0)):
+                return names
+
+            page += 1
+
+    def secrets_public_key(self, owner: str, repo: str) -> tuple[str, str]:
+        """``(key_id, key)``: the key Actions secrets are sealed to (base64)."""
+        data = self._object(
+            self.request(
+                "GET",
+                f"/repos/{owner}/{repo}/actions/secrets/public-key",
+                permission="Secrets: read",
+                not_found=f"repository {owner}/{repo} not found",
+            )
+        )
+        return str(data["key_id"]), str(data["key"])
+
+    def put_secret(
+        self, owner: str, repo: str, name: str, *, encrypted_value: str, key_id: str
+    ) -> None:
+        """Create or replace an Actions secret with an already sealed value."""
+        self.request(
+            "PUT",
+            f"/repos/{owner}/{repo}/actions/secrets/{name}",
+            json={"encrypted_value": encrypted_value, "key_id": key_id},
+            permission="Secrets: write",
+            not_found=f"repository {owner}/{repo} not found",
         )

@@ -1,29 +1,7 @@
-"""Use case: update one local repo to a newer template version.
+"""Use case: update a repo's Copier instances (its own and, in a fleet, each
+app's) to a newer template version, one commit each on one branch.
 
-A repo holds one or more Copier instances: its own (``.copier-answers.yml``) and,
-in a fleet, one per app (``apps/<name>/.copier-answers.yml``). Every instance is
-updated in turn on the same branch, one commit each. Per instance
-(see docs/ARCHITECTURE.md and shared/reference/copier.md §2):
-
-1. refuse a dirty work tree (copier would too, later and less clearly);
-2. read the current version from the answers file's ``_commit``; the target is
-   ``--to REF`` or the template's highest PEP 440 tag; equal means up to date;
-3. render the old and the new version into temporary directories to find files the
-   template removed or renamed that carry local edits: copier's inline mode drops
-   those silently, so they are restored afterwards and reported as conflicts;
-4. create ``scaffold/update-<ref>`` *before* updating (copier's unmerged index
-   entries break a later checkout), run ``copier update`` non-interactively with
-   inline conflicts;
-5. collect conflicts (unmerged paths, ``<<<<<<< before updating`` markers,
-   ``*.rej`` files, orphaned local edits); with conflicts nothing is committed and
-   the work tree is left on the update branch for the user to resolve;
-6. otherwise commit ``chore(template): vA → vB`` (``chore(template): apps/<name>
-   vA → vB`` for an app); with no changes at all in any instance, go back to the
-   original branch and delete the update branch.
-
-The first instance with conflicts stops the run (the later ones are not run); a
-second run on the update branch, once the resolution is committed, carries on.
-``dry_run`` does all of this in a throwaway clone and returns the diff.
+The steps and guarantees are README.md's ``scaffold update`` section.
 """
 
 from __future__ import annotations
