@@ -1,5 +1,5 @@
-"""Benchmark of issue 10 (not a test): ``scaffold rollout --jobs 4`` vs the loop a
-user would write, same run, same org.
+"""Benchmark (not a test): ``scaffold rollout --jobs 4`` vs the loop a user would
+write, same run, same org.
 
 For each N: N app repos that all need the update (template v0.1.0 → v0.2.0), each a
 real bare repository reached from its ``https://github.com/acme/<name>.git`` clone

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from scaffold.cli.app import app, error, handle_errors
-from scaffold.cli.protect import api_url_from, token_from_env
+from scaffold.cli.protect import api_url_from, token_from_env, write_interval_from
 
 if TYPE_CHECKING:  # imported lazily at run time (CLI start-up)
     from collections.abc import Callable
@@ -131,9 +131,12 @@ def rollout_cmd(
         )
         url = api_url_from(api_url, os.environ)
         token = token_from_env(os.environ)
+        interval = write_interval_from(os.environ)
         try:
             with (
-                GitHubClient(token=token, api_url=url) as client,
+                GitHubClient(
+                    token=token, api_url=url, write_interval=interval
+                ) as client,
                 _progress(enabled=not as_json) as on_event,
             ):
                 report = rollout(
