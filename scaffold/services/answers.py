@@ -180,14 +180,23 @@ class AnswerRules:
         return raw if isinstance(raw, str) else str(raw)
 
     def problem(
-        self, question: Question, value: Any, answers: Mapping[str, Any]
+        self,
+        question: Question,
+        value: Any,
+        answers: Mapping[str, Any],
+        *,
+        safety: bool = True,
     ) -> str | None:
-        """The rule ``value`` breaks (choices, safety, copier validator) or None."""
+        """The rule ``value`` breaks (choices, safety, copier validator) or None.
+
+        ``safety=False`` leaves out :func:`safety_rule` (copier's own rules only,
+        as for the answers of an app inside a fleet).
+        """
         if question.choices is not None:
             allowed = list(question.choices.values())
             if value not in allowed:
                 return "must be one of: " + ", ".join(str(v) for v in allowed)
-        if isinstance(value, str) and (rule := safety_rule(value)):
+        if safety and isinstance(value, str) and (rule := safety_rule(value)):
             return rule
         if question.validator:
             try:

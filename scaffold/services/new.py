@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +21,12 @@ from scaffold.errors import DestinationExistsError, UsageError
 from scaffold.layout import DEFAULT_BRANCH
 from scaffold.models import GeneratedRepo, Question, RepoKind, TemplateSource
 from scaffold.services.answers import AnswerRules, merge_kind
+from scaffold.services.fleet import (
+    AddedApp,
+    FleetAppRenderer,
+    preflight_new_app,
+    register_app,
+)
 
 
 class TemplateRenderer(Protocol):
@@ -187,3 +194,74 @@ def create_repo(
         next_steps=next_steps(dest, rendered.answers, git=git is not None),
         notes=rendered.notes,
     )
+
+
+class NewRenderer(TemplateRenderer, FleetAppRenderer, Protocol):
+    """Renders repos and fleet apps (``adapters.templates.CopierTemplates``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewOptions:
+    """What ``scaffold new`` was asked to do, once parsing and the wizard are over.
+
+    ``answers`` are the given answers (without ``repo_kind``; unanswered questions
+    take their defaults); ``commit=False`` is ``--no-git``; ``infra`` is the fleet
+    the new app is registered in.
+    """
+
+    kind: RepoKind
+    dest: Path
+    answers: dict[str, Any]
+    source: TemplateSource
+    commit: bool = True
+    force: bool = False
+    author: str | None = None
+    infra: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewResult:
+    """Result of :func:`run_new`."""
+
+    repo: GeneratedRepo
+    registered: AddedApp | None = None
+
+
+def run_new(
+    options: NewOptions,
+    *,
+    templates: NewRenderer,
+    git: Git,
+    rules: AnswerRules | None = None,
+) -> NewResult:
+    """The ``scaffold new`` use case: generate a repo, register an app in a fleet.
+
+    With ``infra``, everything the registration checks (the fleet, the app name,
+    a clean fleet) is checked before anything is written.
+    """
+    rules = rules or AnswerRules(templates.questions(options.source))
+    commit_git = git if options.commit else None
+    if options.infra is not None:
+        complete = rules.require(merge_kind(options.kind.value, options.answers))
+        preflight_new_app(options.infra, options.kind.value, complete, git=git)
+    repo = create_repo(
+        kind=options.kind,
+        dest=options.dest,
+        answers=options.answers,
+        source=options.source,
+        templates=templates,
+        git=commit_git,
+        force=options.force,
+        author=options.author,
+        rules=rules,
+    )
+    registered = None
+    if options.infra is not None:
+        registered = register_app(
+            fleet_path=options.infra,
+            app_answers=repo.answers,
+            source=options.source,
+            templates=templates,
+            git=commit_git,
+        )
+    return NewResult(repo=repo, registered=registered)

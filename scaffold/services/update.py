@@ -211,8 +211,14 @@ def update_instances(
     dry_run: bool = False,
     apps: list[str] | None = None,
     include_apps: bool = True,
+    commit_conflicts: bool = False,
 ) -> UpdateReport:
     """Update every Copier instance of the repo at ``path`` on one branch.
+
+    ``commit_conflicts`` (``scaffold rollout --on-conflict draft``): an instance
+    with conflicts is committed with its markers (subject suffixed
+    ``(conflicts)``) and the later instances still run; the report still lists
+    the conflicts.
 
     For a fleet that is the fleet's own instance and each app's
     (``apps/<name>/.copier-answers.yml``), one commit per instance, all on
@@ -282,6 +288,7 @@ def update_instances(
             git=git,
             scratch=scratch,
             dry_run=dry_run,
+            commit_conflicts=commit_conflicts,
         )
 
 
@@ -307,6 +314,7 @@ def _run(
     git: Git,
     scratch: Path,
     dry_run: bool,
+    commit_conflicts: bool = False,
 ) -> UpdateReport:
     original = git.current_branch(work)
     start = git.head(work)
@@ -328,9 +336,10 @@ def _run(
                 git=git,
                 scratch=scratch / f"instance-{index}",
                 dry_run=dry_run,
+                commit_conflicts=commit_conflicts,
             )
             results.append(result)
-            if result.conflicts:
+            if result.conflicts and not commit_conflicts:
                 not_run = [i.label or "." for i, _ in plan[index + 1 :]]
                 break
     except BaseException:
@@ -365,8 +374,10 @@ def _update_one(
     git: Git,
     scratch: Path,
     dry_run: bool,
+    commit_conflicts: bool = False,
 ) -> UpdateResult:
-    """Update one instance in ``work``; commit it unless it has conflicts."""
+    """Update one instance in ``work``; commit it unless it has conflicts
+    (``commit_conflicts``: commit it with the markers too)."""
     orphans = find_orphans(
         work,
         src=inst.src,
@@ -391,9 +402,11 @@ def _update_one(
         fields["branch"] = git.current_branch(work)
     if dry_run:
         fields["diff"] = git.staged_diff(work) if changed else ""
-    if conflicts:
+    if conflicts and not commit_conflicts:
         return replace(base, **fields)
     message = commit_message(base.from_version, base.to_version, inst.label)
+    if conflicts:
+        message += " (conflicts)"
     # copier refuses a dirty tree, so the next instance needs this one committed
     # (in a dry run only inside the throwaway clone, under a neutral identity)
     commit = git.commit_all(work, message, author=_DRY_RUN_AUTHOR if dry_run else None)

@@ -101,6 +101,11 @@ def load_settings(root: Path) -> SettingsFile:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    return settings_from_text(text, path)
+
+
+def settings_from_text(text: str, path: Path | str = SETTINGS_PATH) -> SettingsFile:
+    """Parse and validate the text of a settings file (``path`` names it)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -297,4 +302,5 @@ __all__ = [
     "load_settings",
     "protect",
     "repo_from_answers",
+    "settings_from_text",
 ]
