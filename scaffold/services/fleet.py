@@ -41,6 +41,7 @@ from scaffold.layout import (
     SECRETS_MODES,
 )
 from scaffold.models import Question, TemplateSource
+from scaffold.services.access import sync_access
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # answers the app inherits from the fleet; the caller may not override them
@@ -100,6 +101,8 @@ class AddedApp:
     answers: dict[str, Any]
     answers_file: str
     files: list[str] = field(default_factory=list)  # relative to the fleet
+    # shared access files rewritten for it (CODEOWNERS, Argo CD projects)
+    shared: list[str] = field(default_factory=list)
     commit: str | None = None
 
 
@@ -268,9 +271,15 @@ def add_app(
             target = fleet.path / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(staging / rel, target)
+    shared = sync_access(
+        fleet.path,
+        engine=fleet.engine,
+        platform=str(fleet.answers.get("codeowners") or ""),
+        apps=fleet.apps(),
+    )
     commit = None
     if use_git and git is not None:
-        git.run(fleet.path, "add", "--", *files)
+        git.run(fleet.path, "add", "--", *files, *shared)
         args = ["commit", "-q", "--no-verify", "-m", f"feat(apps): add {name}"]
         if author:
             args += ["--author", author]
@@ -282,6 +291,7 @@ def add_app(
         answers=final,
         answers_file=answers_file,
         files=files,
+        shared=shared,
         commit=commit,
     )
 
