@@ -597,7 +597,7 @@ def test_project_roles_follow_the_apps(fleet: AccessFleet, tmp_path: Path) -> No
             for o in load_yaml_objects(copy / f"projects/{env}.yaml")
             if o["kind"] == "AppProject"
         ]
-        assert [r["name"] for r in proj["spec"]["roles"]] == ["ci", "app-podinfo"]
+        assert [r["name"] for r in proj["spec"]["roles"]] == ["app-podinfo", "ci"]
 
 
 def test_templates_carry_the_markers_scaffold_rewrites() -> None:
@@ -608,3 +608,18 @@ def test_templates_carry_the_markers_scaffold_rewrites() -> None:
     assert [ln.strip() for ln in roles if ln.strip() in APP_ROLES_MARKERS] == list(
         APP_ROLES_MARKERS
     )
+
+
+def test_yamllint_strict_passes(fleet: AccessFleet) -> None:
+    """The SSO settings and the rewritten blocks keep the fleet lint-clean."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "yamllint", "--strict", "."],
+        capture_output=True,
+        text=True,
+        cwd=fleet.path,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
