@@ -133,11 +133,11 @@ def sync_access(
         text = codeowners.read_text(encoding="utf-8")
         lines = codeowners_lines(owners, platform)
         new = replace_block(text, APP_OWNERS_MARKERS, lines)
-        if new is None:  # a fleet from before the markers: append the block
+        if new is None and lines:  # a fleet from before the markers: append
             block = [APP_OWNERS_MARKERS[0], *lines, APP_OWNERS_MARKERS[1]]
             sep = "\n" if text and not text.endswith("\n") else ""
             new = text + sep + "\n".join(block) + "\n"
-        if new != text:
+        if new is not None and new != text:
             codeowners.write_text(new, encoding="utf-8")
             changed.append(CODEOWNERS_FILE)
     if engine == "argocd":

@@ -6,7 +6,10 @@ fleet with its own answers file ``apps/<name>/.copier-answers.yml`` so that
 
 Flux fleets get one Kustomization per app and env (``clusters/<env>/apps/<name>.yaml``);
 Argo CD fleets need nothing besides ``apps/<name>/overlays/<env>``, which the
-ApplicationSets discover. Nothing shared is edited, so two apps never conflict.
+ApplicationSets discover. The only shared files touched are the generated blocks of
+``.github/CODEOWNERS`` and (Argo CD) ``projects/<env>.yaml`` that list every app's
+team (services.access); they are rewritten from all apps' answers, one line per app
+in name order, so a conflict between two PRs adding apps is resolved by rerunning.
 """
 
 from __future__ import annotations
@@ -197,6 +200,17 @@ def preflight(
     return fleet
 
 
+def sync_fleet_access(fleet: Fleet) -> list[str]:
+    """Bring the fleet's CODEOWNERS and Argo CD project roles in step with its apps'
+    teams (services.access); return the changed files, relative to the fleet."""
+    return sync_access(
+        fleet.path,
+        engine=fleet.engine,
+        platform=str(fleet.answers.get("codeowners") or ""),
+        apps=fleet.apps(),
+    )
+
+
 def fleet_answers_from_app(app_answers: dict[str, Any]) -> dict[str, Any]:
     """Answers for the fleet-app template derived from an app repo's answers."""
     result: dict[str, Any] = {}
@@ -271,12 +285,7 @@ def add_app(
             target = fleet.path / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(staging / rel, target)
-    shared = sync_access(
-        fleet.path,
-        engine=fleet.engine,
-        platform=str(fleet.answers.get("codeowners") or ""),
-        apps=fleet.apps(),
-    )
+    shared = sync_fleet_access(fleet)
     commit = None
     if use_git and git is not None:
         git.run(fleet.path, "add", "--", *files, *shared)
