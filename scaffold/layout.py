@@ -36,7 +36,7 @@ REQUIRED_CHECKS: Final = {
     "infra": ("lint", "scaffold-check"),
 }
 
-# Access (issue 15): shared files listing every app's team, rewritten between these
+# Access: shared files listing every app's team, rewritten between these
 # markers by services.access (the fleet templates render the markers; a test checks).
 CODEOWNERS_FILE: Final = ".github/CODEOWNERS"
 ARGOCD_PROJECT: Final = "projects/{env}.yaml"

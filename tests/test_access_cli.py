@@ -1,4 +1,4 @@
-"""CODEOWNERS after `scaffold new app --infra` and `scaffold fleet add-app` (issue 15),
+"""CODEOWNERS after `scaffold new app --infra` and `scaffold fleet add-app`,
 through the CLI with real copier and git; bad team answers write nothing."""
 
 from __future__ import annotations

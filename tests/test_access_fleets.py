@@ -1,4 +1,4 @@
-"""Access as code (issue 15): SSO, RBAC and per-team ownership in generated fleets.
+"""Access as code: SSO, RBAC and per-team ownership in generated fleets.
 
 Fleets are rendered with real copier, apps added through services.fleet.add_app,
 every kustomization root built with real kustomize. Argo CD's policy is parsed and

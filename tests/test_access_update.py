@@ -1,4 +1,4 @@
-"""Apps registered before access-as-code (issue 15) get the wiring through
+"""Apps registered before access as code get the wiring through
 ``scaffold update``.
 
 The template repo's v1.0.0 is this project's templates as they were before the

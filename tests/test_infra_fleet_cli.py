@@ -117,7 +117,7 @@ def test_two_apps_touch_only_their_files_and_owner_lines(
         p.startswith(("apps/web/", "apps/api/"))
         or p in {f"clusters/{e}/apps/{n}.yaml" for e in ("dev", "staging", "prod")
                  for n in ("web", "api")}
-        or p == ".github/CODEOWNERS"  # the generated app owners block (issue 15)
+        or p == ".github/CODEOWNERS"  # the generated app owners block
         for p in changed
     ), changed  # fmt: skip
 

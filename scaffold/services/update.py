@@ -397,7 +397,8 @@ def _update_one(
     conflicts = [*_restore_orphans(work, orphans), *find_conflicts(work, git)]
     if not conflicts and inst.answers.get("repo_kind") in ("infra", FLEET_APP_KIND):
         # an app's team may be new or changed: its CODEOWNERS lines and Argo CD
-        # project role go into the same commit (apps from before issue 15 get them)
+        # project role go into the same commit (so apps registered before teams
+        # existed get them)
         sync_fleet_access(read_fleet(work))
     changed = git.changed_paths(work)
     fields: dict[str, Any] = {
