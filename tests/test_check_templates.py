@@ -1,6 +1,6 @@
-"""Every generated variant passes ``scaffold check --strict`` (the issue's acceptance
-test) with no flags but --strict: the CRD schemas scaffold ships cover every custom
-resource, so nothing is left "not validated".
+"""Every generated variant passes ``scaffold check --strict`` with no other flag: the
+CRD schemas scaffold ships cover every custom resource, so nothing is left "not
+validated".
 
 Variants come from the root copier.yml: every combination of the choice questions
 that apply to a repo kind (e.g. infra x engine x secrets), so the test follows the
