@@ -366,3 +366,63 @@ def test_a_fleet_from_before_the_answer_updates_cleanly(
         assert updated["environments"] == list(DEFAULT_ENVIRONMENTS)
     assert git(fleet, "status", "--porcelain").strip() == ""
     assert re.search(r"chore\(template\)", git(fleet, "log", "-3", "--format=%s"))
+
+
+# --- adding an environment later: an answer change plus `scaffold update` ----------
+
+
+def test_adding_an_environment_is_an_answer_change_plus_update(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    fleet = _fleet(template_repo, tmp_path / "fleet", engine="flux")
+    before = tree(fleet)
+    result = CliRunner().invoke(
+        app,
+        ["update", str(fleet), "--set", "environments=[dev, qa, staging, prod]"],
+    )
+    assert result.exit_code == 0, result.output
+    assert _dirs(fleet / "clusters") == sorted(FOUR)
+    assert _dirs(fleet / "apps/web/overlays") == sorted(FOUR)  # the app follows
+    for answers_file in (".copier-answers.yml", "apps/web/.copier-answers.yml"):
+        answers = _answers(fleet / answers_file)
+        assert answers["environments"] == FOUR
+        assert answers["_commit"] == TEMPLATE_TAG  # same version, new answer
+    after = tree(fleet)
+    for path, text in before.items():  # dev, staging, prod files unchanged
+        if "copier-answers" not in path and "promote.yaml" not in path:
+            assert after[path] == text, path
+    assert git(fleet, "status", "--porcelain").strip() == ""
+    report = run_check(fleet, strict=True)
+    assert report.exit_code == 0, report.findings
+    rerun = CliRunner().invoke(
+        app,
+        ["update", str(fleet), "--set", "environments=[dev, qa, staging, prod]"],
+    )
+    assert rerun.exit_code == 0 and "up to date" in rerun.output, rerun.output
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("environments=[dev, dev]", "error: environments: must not list"),
+        ("colour=blue", "error: colour: no such answer for this infra repo"),
+    ],
+)
+def test_a_bad_answer_change_changes_nothing(
+    template_repo: Path, tmp_path: Path, item: str, message: str
+) -> None:
+    fleet = _fleet(template_repo, tmp_path / "fleet", engine="flux")
+
+    def state() -> tuple[Any, ...]:
+        return tree(fleet), git(fleet, "rev-parse", "HEAD"), git(fleet, "branch")
+
+    before = state()
+    result = CliRunner().invoke(app, ["update", str(fleet), "--set", item])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(message), result.stderr
+    assert (
+        tree(fleet),
+        git(fleet, "rev-parse", "HEAD"),
+        git(fleet, "branch"),
+    ) == before

@@ -41,7 +41,7 @@ from scaffold.services.access import sync_access
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # answers the app inherits from the fleet; the caller may not override them
-_INHERITED = ("gitops_engine", "secrets", "environments")
+INHERITED = ("gitops_engine", "secrets", "environments")
 
 
 class FleetAppRenderer(Protocol):
@@ -270,7 +270,7 @@ def fleet_app_data(
         "secrets": fleet_answers.get("secrets"),
         "environments": list(environments_of(fleet_answers)),
     }
-    for key in _INHERITED:
+    for key in INHERITED:
         if key in answers and answers[key] != inherited[key]:
             raise InvalidAnswerError(
                 key=key, rule=f"is {inherited[key]!r} for every app of this fleet"
@@ -278,7 +278,7 @@ def fleet_app_data(
     data: dict[str, Any] = {
         "owner": str(fleet_answers.get("owner", "")),
         "default_branch": str(fleet_answers.get("default_branch", DEFAULT_BRANCH)),
-        **{k: v for k, v in answers.items() if k not in _INHERITED},
+        **{k: v for k, v in answers.items() if k not in INHERITED},
         "repo_kind": FLEET_APP_KIND,
         **inherited,
     }
