@@ -90,15 +90,25 @@ class TemplateError(ScaffoldError):
     """Copier failed to render or update."""
 
 
-class GitError(ScaffoldError):
-    """A git subprocess failed."""
+class CommandError(ScaffoldError):
+    """An external command failed, timed out or crashed.
 
-    def __init__(self, *, args: list[str], returncode: int, stderr: str) -> None:
-        self.args_ = args
+    ``command`` is the command line as shown (program name and arguments);
+    ``returncode`` is None when it timed out.
+    """
+
+    def __init__(self, *, command: str, returncode: int | None, stderr: str) -> None:
+        self.command = command
         self.returncode = returncode
         self.stderr = stderr
-        detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
-        super().__init__(f"git {' '.join(args[:2])} failed ({returncode}): {detail}")
+        lines = stderr.strip().splitlines()
+        detail = lines[-1] if lines else "no output"
+        status = "timed out" if returncode is None else f"failed ({returncode})"
+        super().__init__(f"{command} {status}: {detail}")
+
+
+class GitError(CommandError):
+    """A git subprocess failed."""
 
 
 class Aborted(ScaffoldError):

@@ -25,7 +25,6 @@ from scaffold.adapters.git import Git
 from scaffold.adapters.templates import read_answers
 from scaffold.errors import (
     AppExistsError,
-    DirtyRepoError,
     InvalidAnswerError,
     NotAFleetError,
     UsageError,
@@ -189,8 +188,8 @@ def preflight(
     """
     fleet = read_fleet(path, field=field)
     check_app_name(fleet, name)
-    if git is not None and git.is_repo_root(fleet.path) and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if git is not None and git.is_repo_root(fleet.path):
+        git.require_clean(fleet.path)
     return fleet
 
 
@@ -250,8 +249,8 @@ def add_app(
         data["codeowners"] = fleet.answers["codeowners"]
     _check_known(data, templates.questions(source))
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     answers_file = answers_file_for(name)
     with tempfile.TemporaryDirectory(prefix=f"scaffold-app-{name}-") as tmp:
         staging = Path(tmp) / "out"
@@ -273,7 +272,7 @@ def add_app(
         git.run(fleet.path, "add", "--", *files)
         args = ["commit", "-q", "--no-verify", "-m", f"feat(apps): add {name}"]
         if author:
-            args += ["--author", author]
+            args.append(f"--author={author}")
         git.run(fleet.path, *args)
         commit = git.run(fleet.path, "rev-parse", "HEAD").strip()
     return AddedApp(
@@ -321,8 +320,8 @@ def write_example_secret(
     """
     fleet = read_fleet(fleet_path)
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     if fleet.secrets != "sops":
         raise UsageError(
             f"secrets: the fleet uses {fleet.secrets!r}; an example SOPS secret "

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scaffold.adapters.git import Git, parse_ident
-from scaffold.adapters.templates import Rendered, is_local
+from scaffold.adapters.templates import Rendered
+from scaffold.config import is_local
 from scaffold.errors import DestinationExistsError, UsageError
 from scaffold.layout import DEFAULT_BRANCH
 from scaffold.models import GeneratedRepo, Question, RepoKind, TemplateSource
