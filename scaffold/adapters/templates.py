@@ -218,12 +218,19 @@ def read_answers(path: Path) -> dict[str, Any]:
 def _copier_errors() -> Iterator[list[str]]:
     """Translate copier's exceptions and collect its warnings as notes."""
     from copier.errors import CopierError, UserMessageError
+    from plumbum import ProcessExecutionError  # copier runs git through plumbum
 
     notes: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             yield notes
+    except ProcessExecutionError as exc:
+        lines = str(exc.stderr or "").strip().splitlines()
+        detail = lines[-1] if lines else f"exit {exc.retcode}"
+        raise TemplateError(
+            mask_credentials(f"template: git failed ({detail}); {CREDENTIALS_HINT}")
+        ) from None
     except ValueError as exc:
         raise _answer_error(exc) from exc
     except UserMessageError as exc:
