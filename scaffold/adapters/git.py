@@ -56,6 +56,10 @@ class Git:
         top = self.run(path, "rev-parse", "--show-toplevel", check=False).strip()
         return bool(top) and Path(top).resolve() == path.resolve()
 
+    def git_dir(self, path: Path) -> Path:
+        """The absolute ``.git`` directory of the work tree at ``path``."""
+        return Path(self.run(path, "rev-parse", "--absolute-git-dir").strip())
+
     def init(self, path: Path, *, branch: str) -> None:
         """``git init -b branch``."""
         self.run(path, "init", "-q", "-b", branch)

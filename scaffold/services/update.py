@@ -28,8 +28,8 @@ second run on the update branch, once the resolution is committed, carries on.
 
 from __future__ import annotations
 
+import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +41,7 @@ from scaffold.errors import UsageError
 from scaffold.layout import ANSWERS_FILE, FLEET_APPS_DIR, UPDATE_BRANCH_PREFIX
 from scaffold.models import TemplateSource
 from scaffold.services.fleet import answers_file_for, read_fleet
+from scaffold.services.update_guard import Marker, UpdateGuard, guard
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 _DRY_RUN_AUTHOR = "scaffold dry run <scaffold@localhost>"
@@ -247,6 +248,32 @@ def update_instances(
     path = path.resolve()
     if not path.is_dir() or not git.is_repo_root(path):
         raise UsageError(f"{path}: not the top of a git work tree")
+    with guard(path, git=git) as run_guard:
+        run_guard.check_not_interrupted()
+        return _update_instances(
+            path,
+            to_ref=to_ref,
+            templates=templates,
+            git=git,
+            dry_run=dry_run,
+            apps=apps,
+            include_apps=include_apps,
+            run_guard=run_guard,
+        )
+
+
+def _update_instances(
+    path: Path,
+    *,
+    to_ref: str | None,
+    templates: TemplateUpdater,
+    git: Git,
+    dry_run: bool,
+    apps: list[str] | None,
+    include_apps: bool,
+    run_guard: UpdateGuard,
+) -> UpdateReport:
+    """:func:`update_instances` with the repo's update lock held."""
     answers = read_answers(path / ANSWERS_FILE)
     if not answers.get("_commit") or not answers.get("_src_path"):
         raise UsageError(
@@ -292,8 +319,7 @@ def update_instances(
         raise UsageError(
             f"branch {branch} already exists in {path}; merge or delete it first"
         )
-    with tempfile.TemporaryDirectory(prefix="scaffold-update-") as tmp:
-        scratch = Path(tmp)
+    with run_guard.scratch() as scratch:
         if dry_run:
             work = scratch / "clone"
             git.clone(path, work)
@@ -309,6 +335,7 @@ def update_instances(
             git=git,
             scratch=scratch,
             dry_run=dry_run,
+            run_guard=run_guard,
         )
 
 
@@ -344,9 +371,20 @@ def _run(
     git: Git,
     scratch: Path,
     dry_run: bool,
+    run_guard: UpdateGuard,
 ) -> UpdateReport:
     original = git.current_branch(work)
     start = git.head(work)
+    if not dry_run:  # a dry run works in a throwaway clone
+        run_guard.begin(
+            Marker(
+                pid=os.getpid(),
+                branch=branch,
+                original=original,
+                start=start,
+                resume=resume,
+            )
+        )
     if not resume:
         git.switch_new(work, branch)
     results: list[UpdateResult] = []
@@ -371,12 +409,16 @@ def _run(
                 not_run = [i.label or "." for i, _ in plan[index + 1 :]]
                 break
     except BaseException:
+        # the lock and the clean-tree check make every change here this run's own
         if resume:
             git.reset_to(work, start)
         else:
             git.restore(work, branch=original, sha=start)
             git.delete_branch(work, branch)
+        run_guard.end()
         raise
+    if not dry_run:
+        run_guard.end()
     report = UpdateReport(
         path=path,
         to_version=plan[0][1],
