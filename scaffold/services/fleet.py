@@ -40,6 +40,7 @@ from scaffold.layout import (
     SECRETS_MODES,
 )
 from scaffold.models import Question, TemplateSource
+from scaffold.services.answers import safety_rule
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # answers the app inherits from the fleet; the caller may not override them
@@ -170,6 +171,8 @@ def check_app_name(fleet: Fleet, name: object) -> str:
             rule="must be a DNS-1123 label of at most 40 characters "
             "(lowercase letters, digits and '-')",
         )
+    if rule := safety_rule(text):  # e.g. true, 123, 1e3, 0x10 re-typed by YAML
+        raise InvalidAnswerError(key="name", rule=rule)
     if text in RESERVED_APP_NAMES:
         raise InvalidAnswerError(
             key="name", rule=f"{text!r} is reserved for the fleet's own objects"
