@@ -141,7 +141,8 @@ def test_bool_answer_must_be_a_boolean(
 ) -> None:
     answers = tmp_path / "answers.yml"
     answers.write_text(
-        f"name: demo\nowner: acme\nrequire_signed_commits: '{value}'\n", encoding="utf-8"
+        f"name: demo\nowner: acme\nrequire_signed_commits: '{value}'\n",
+        encoding="utf-8",
     )
     result = CliRunner().invoke(
         app,
@@ -152,7 +153,9 @@ def test_bool_answer_must_be_a_boolean(
         ],
     )
     assert result.exit_code == 2, result.output
-    assert result.output.startswith("error: require_signed_commits: must be true or false")
+    assert result.output.startswith(
+        "error: require_signed_commits: must be true or false"
+    )
     assert not (tmp_path / "out").exists()
 
 

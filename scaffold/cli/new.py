@@ -36,6 +36,8 @@ def load_answers(path: Path | None) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"--answers {path}: cannot read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--answers {path}: not UTF-8 (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"--answers {path}: invalid YAML") from exc
     if data is None:
@@ -240,7 +242,16 @@ def generate(
         force=force,
         author=author,
         rules=rules,
+        probe=git,
+        confirm=_confirm if stdin_is_terminal() else None,
     )
+
+
+def _confirm(question: str) -> bool:
+    """Ask a yes/no question on the terminal (default no)."""
+    from scaffold.cli.wizard import QuestionaryPrompter
+
+    return QuestionaryPrompter().confirm(question, False)
 
 
 def print_result(result: GeneratedRepo) -> None:

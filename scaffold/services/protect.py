@@ -8,6 +8,8 @@ file, and written only when it differs; a dry run reads and compares only.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any, Literal, Protocol
 import yaml
 
 from scaffold.adapters.templates import read_answers
-from scaffold.errors import ConfigError
+from scaffold.errors import ConfigError, ForgeError
 from scaffold.layout import ANSWERS_FILE, DEFAULT_BRANCH
 from scaffold.protection import (
     ABSENT,
@@ -324,6 +326,25 @@ def _plan_classic(
     return planned
 
 
+def _unexpected_shapes(
+    func: Callable[..., ProtectReport],
+) -> Callable[..., ProtectReport]:
+    """A GitHub answer of the wrong shape is a one-line :class:`ForgeError`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> ProtectReport:
+        try:
+            return func(*args, **kwargs)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise ForgeError(
+                "GitHub answered with JSON of an unexpected shape "
+                f"({type(exc).__name__}); is --api-url a GitHub REST API root?"
+            ) from None
+
+    return wrapper
+
+
+@_unexpected_shapes
 def protect(
     *,
     settings: SettingsFile,
