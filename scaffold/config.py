@@ -1,16 +1,7 @@
-"""Configuration: where templates come from.
+"""Configuration: where templates come from and the user config file.
 
-Resolution order for the template source (first hit wins):
-
-1. ``--template SRC`` on the command line;
-2. the ``SCAFFOLD_TEMPLATE`` environment variable;
-3. ``template:`` in the config file (``$SCAFFOLD_CONFIG``, else
-   ``$XDG_CONFIG_HOME/scaffold/config.yaml``, else ``~/.config/scaffold/config.yaml``);
-4. the source checkout this package runs from, when it is a git work tree holding
-   ``copier.yml`` (the default for developers and for the demo).
-
-An installed package (site-packages) is never used as a template source: copier
-could copy from it but could never update from it.
+The order of template sources is README.md's "Template source and versions";
+:func:`resolve_template` implements it.
 
 Template sources and refs are untrusted input (a repo's own answers file names
 its ``_src_path``): :func:`template_url` and :func:`check_ref` are the one place
@@ -106,35 +97,7 @@ def template_url(raw: object, *, field: str, allow_credentials: bool = True) -> 
             raise UsageError(f"{what}: expected USER@HOST:PATH with a plain host name")
         return text
     if "://" in text:
-        try:
-            parts = urlsplit(text)
-        except ValueError:
-            raise UsageError(f"{what}: not a valid URL") from None
-        if parts.scheme not in URL_SCHEMES:
-            raise UsageError(
-                f"{what}: the scheme must be one of "
-                f"{', '.join(s + '://' for s in URL_SCHEMES)}"
-            )
-        if parts.scheme == "file":
-            if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-                raise UsageError(f"{what}: expected file:///ABSOLUTE/PATH")
-        else:
-            host = parts.hostname or ""
-            try:
-                parts.port  # noqa: B018 (validates the port)
-            except ValueError:
-                host = ""
-            if not (_HOST.match(host) or (":" in host and "[" in parts.netloc)):
-                raise UsageError(f"{what}: expected {parts.scheme}://HOST/PATH")
-        clean = redact_url(text)
-        if not allow_credentials and (
-            parts.password or (parts.username and parts.scheme != "ssh")
-        ):
-            raise UsageError(
-                f"{field}: the URL carries credentials; remove them "
-                f"({CREDENTIALS_HINT})"
-            )
-        return clean
+        return _checked_url(text, what=what, field=field, creds=allow_credentials)
     path = Path(text).expanduser().resolve()
     if not path.is_dir():
         raise UsageError(
@@ -142,6 +105,33 @@ def template_url(raw: object, *, field: str, allow_credentials: bool = True) -> 
             "or an existing directory"
         )
     return str(path)
+
+
+def _checked_url(text: str, *, what: str, field: str, creds: bool) -> str:
+    """:func:`template_url` for ``scheme://`` forms."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (validates the port)
+    except ValueError:
+        raise UsageError(f"{what}: not a valid URL") from None
+    if parts.scheme not in URL_SCHEMES:
+        raise UsageError(
+            f"{what}: the scheme must be one of "
+            f"{', '.join(s + '://' for s in URL_SCHEMES)}"
+        )
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise UsageError(f"{what}: expected file:///ABSOLUTE/PATH")
+    else:
+        host = parts.hostname or ""
+        if not (_HOST.match(host) or (":" in host and "[" in parts.netloc)):
+            raise UsageError(f"{what}: expected {parts.scheme}://HOST/PATH")
+    secret = parts.password or (parts.username and parts.scheme != "ssh")
+    if secret and not creds:
+        raise UsageError(
+            f"{field}: the URL carries credentials; remove them ({CREDENTIALS_HINT})"
+        )
+    return redact_url(text)
 
 
 def check_ref(raw: object, *, field: str) -> str:
@@ -195,7 +185,7 @@ def resolve_template(
     ref: str | None,
     env: Mapping[str, str] | None = None,
 ) -> TemplateSource:
-    """Pick the template source; see the module docstring for the order."""
+    """Pick the template source (first hit of the order in the README)."""
     env = os.environ if env is None else env
     cfg = load_config(env)
     if explicit:

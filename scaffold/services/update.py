@@ -1,29 +1,7 @@
-"""Use case: update one local repo to a newer template version.
+"""Use case: update a repo's Copier instances (its own and, in a fleet, each
+app's) to a newer template version, one commit each on one branch.
 
-A repo holds one or more Copier instances: its own (``.copier-answers.yml``) and,
-in a fleet, one per app (``apps/<name>/.copier-answers.yml``). Every instance is
-updated in turn on the same branch, one commit each. Per instance
-(see docs/ARCHITECTURE.md and shared/reference/copier.md §2):
-
-1. refuse a dirty work tree (copier would too, later and less clearly);
-2. read the current version from the answers file's ``_commit``; the target is
-   ``--to REF`` or the template's highest PEP 440 tag; equal means up to date;
-3. render the old and the new version into temporary directories to find files the
-   template removed or renamed that carry local edits: copier's inline mode drops
-   those silently, so they are restored afterwards and reported as conflicts;
-4. create ``scaffold/update-<ref>`` *before* updating (copier's unmerged index
-   entries break a later checkout), run ``copier update`` non-interactively with
-   inline conflicts;
-5. collect conflicts (unmerged paths, ``<<<<<<< before updating`` markers,
-   ``*.rej`` files, orphaned local edits); with conflicts nothing is committed and
-   the work tree is left on the update branch for the user to resolve;
-6. otherwise commit ``chore(template): vA → vB`` (``chore(template): apps/<name>
-   vA → vB`` for an app); with no changes at all in any instance, go back to the
-   original branch and delete the update branch.
-
-The first instance with conflicts stops the run (the later ones are not run); a
-second run on the update branch, once the resolution is committed, carries on.
-``dry_run`` does all of this in a throwaway clone and returns the diff.
+The steps and guarantees are README.md's ``scaffold update`` section.
 """
 
 from __future__ import annotations
@@ -38,9 +16,14 @@ from scaffold.adapters.git import Git
 from scaffold.adapters.templates import Rendered, read_answers
 from scaffold.config import check_ref, template_url
 from scaffold.errors import UsageError
-from scaffold.layout import ANSWERS_FILE, FLEET_APPS_DIR, UPDATE_BRANCH_PREFIX
+from scaffold.layout import (
+    ANSWERS_FILE,
+    FLEET_APP_KIND,
+    FLEET_APPS_DIR,
+    UPDATE_BRANCH_PREFIX,
+)
 from scaffold.models import TemplateSource
-from scaffold.services.fleet import answers_file_for, read_fleet
+from scaffold.services.fleet import answers_file_for, read_fleet, sync_fleet_access
 from scaffold.services.update_guard import Marker, UpdateGuard, guard
 
 CONFLICT_MARKER = "<<<<<<< before updating"
@@ -235,8 +218,14 @@ def update_instances(
     dry_run: bool = False,
     apps: list[str] | None = None,
     include_apps: bool = True,
+    commit_conflicts: bool = False,
 ) -> UpdateReport:
     """Update every Copier instance of the repo at ``path`` on one branch.
+
+    ``commit_conflicts`` (``scaffold rollout --on-conflict draft``): an instance
+    with conflicts is committed with its markers (subject suffixed
+    ``(conflicts)``) and the later instances still run; the report still lists
+    the conflicts.
 
     For a fleet that is the fleet's own instance and each app's
     (``apps/<name>/.copier-answers.yml``), one commit per instance, all on
@@ -259,6 +248,7 @@ def update_instances(
             apps=apps,
             include_apps=include_apps,
             run_guard=run_guard,
+            commit_conflicts=commit_conflicts,
         )
 
 
@@ -272,6 +262,7 @@ def _update_instances(
     apps: list[str] | None,
     include_apps: bool,
     run_guard: UpdateGuard,
+    commit_conflicts: bool,
 ) -> UpdateReport:
     """:func:`update_instances` with the repo's update lock held."""
     answers = read_answers(path / ANSWERS_FILE)
@@ -336,6 +327,7 @@ def _update_instances(
             scratch=scratch,
             dry_run=dry_run,
             run_guard=run_guard,
+            commit_conflicts=commit_conflicts,
         )
 
 
@@ -372,6 +364,7 @@ def _run(
     scratch: Path,
     dry_run: bool,
     run_guard: UpdateGuard,
+    commit_conflicts: bool = False,
 ) -> UpdateReport:
     original = git.current_branch(work)
     start = git.head(work)
@@ -403,9 +396,10 @@ def _run(
                 git=git,
                 scratch=scratch / f"instance-{index}",
                 dry_run=dry_run,
+                commit_conflicts=commit_conflicts,
             )
             results.append(result)
-            if result.conflicts:
+            if result.conflicts and not commit_conflicts:
                 not_run = [i.label or "." for i, _ in plan[index + 1 :]]
                 break
     except BaseException:
@@ -417,8 +411,6 @@ def _run(
             git.delete_branch(work, branch)
         run_guard.end()
         raise
-    if not dry_run:
-        run_guard.end()
     report = UpdateReport(
         path=path,
         to_version=plan[0][1],
@@ -431,7 +423,9 @@ def _run(
     if report.up_to_date and not resume:
         git.restore(work, branch=original, sha=start)
         git.delete_branch(work, branch)
+        run_guard.end()
         return report
+    run_guard.end()
     return replace(report, branch=branch)
 
 
@@ -444,8 +438,10 @@ def _update_one(
     git: Git,
     scratch: Path,
     dry_run: bool,
+    commit_conflicts: bool = False,
 ) -> UpdateResult:
-    """Update one instance in ``work``; commit it unless it has conflicts."""
+    """Update one instance in ``work``; commit it unless it has conflicts
+    (``commit_conflicts``: commit it with the markers too)."""
     orphans = find_orphans(
         work,
         src=inst.src,
@@ -458,6 +454,11 @@ def _update_one(
     )
     notes = templates.update(work, ref=base.to_version, answers_file=inst.answers_file)
     conflicts = [*_restore_orphans(work, orphans), *find_conflicts(work, git)]
+    if not conflicts and inst.answers.get("repo_kind") in ("infra", FLEET_APP_KIND):
+        # an app's team may be new or changed: its CODEOWNERS lines and Argo CD
+        # project role go into the same commit (so apps registered before teams
+        # existed get them)
+        sync_fleet_access(read_fleet(work))
     changed = git.changed_paths(work)
     fields: dict[str, Any] = {
         "changed": changed,
@@ -470,9 +471,11 @@ def _update_one(
         fields["branch"] = git.current_branch(work)
     if dry_run:
         fields["diff"] = git.staged_diff(work) if changed else ""
-    if conflicts:
+    if conflicts and not commit_conflicts:
         return replace(base, **fields)
     message = commit_message(base.from_version, base.to_version, inst.label)
+    if conflicts:
+        message += " (conflicts)"
     # copier refuses a dirty tree, so the next instance needs this one committed
     # (in a dry run only inside the throwaway clone, under a neutral identity)
     commit = git.commit_all(work, message, author=_DRY_RUN_AUTHOR if dry_run else None)

@@ -1,10 +1,5 @@
-"""Use case: make a GitHub repository match its ``.github/settings.yml``.
-
-Order: repository settings first (linear history needs squash or rebase merging
-allowed), then the default-branch protection as rulesets (default) or classic
-branch protection (``mode="classic"``). Every target is read, compared with the
-file, and written only when it differs; a dry run reads and compares only.
-"""
+"""Use case: make a GitHub repository match its ``.github/settings.yml``: plan the
+writes per target, apply them in order (README: "Applying it"), report them."""
 
 from __future__ import annotations
 
@@ -13,29 +8,42 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import yaml
 
 from scaffold.adapters.templates import read_answers
 from scaffold.errors import ConfigError, ForgeError
 from scaffold.layout import ANSWERS_FILE, DEFAULT_BRANCH
-from scaffold.protection import (
-    ABSENT,
+from scaffold.services.protect.actions import (
+    Action,
+    CreateRuleset,
+    DeleteBranchProtection,
+    Forge,
+    PutBranchProtection,
+    RepoRef,
+    SetRequiredSignatures,
+    UpdateRepository,
+    UpdateRuleset,
+)
+from scaffold.services.protect.bodies import (
+    classic_body,
+    repository_body,
+    ruleset_body,
+)
+from scaffold.services.protect.classic_diff import compare_protection
+from scaffold.services.protect.diff import ABSENT, Change, compare_repository
+from scaffold.services.protect.ruleset_diff import (
+    compare_ruleset,
+    ruleset_fields,
+    ruleset_update_body,
+)
+from scaffold.services.protect.settings_file import (
     BranchSettings,
-    Change,
     Ruleset,
     SettingsError,
     SettingsFile,
-    classic_body,
-    compare_protection,
-    compare_repository,
-    compare_ruleset,
     parse_settings,
-    repository_body,
-    ruleset_body,
-    ruleset_fields,
-    ruleset_update_body,
 )
 
 SETTINGS_PATH = Path(".github") / "settings.yml"
@@ -44,77 +52,6 @@ SETTINGS_PATH = Path(".github") / "settings.yml"
 class ProtectMode(StrEnum):
     RULESETS = "rulesets"
     CLASSIC = "classic"
-
-
-class Forge(Protocol):
-    """What this use case needs from a forge client (adapters/github.py)."""
-
-    def get_repo(self, owner: str, repo: str) -> dict[str, Any]: ...
-
-    def update_repo(self, owner: str, repo: str, fields: dict[str, Any]) -> None: ...
-
-    def list_rulesets(self, owner: str, repo: str) -> list[dict[str, Any]]: ...
-
-    def get_ruleset(self, owner: str, repo: str, ruleset_id: int) -> dict[str, Any]: ...
-
-    def create_ruleset(
-        self, owner: str, repo: str, body: dict[str, Any]
-    ) -> dict[str, Any]: ...
-
-    def update_ruleset(
-        self, owner: str, repo: str, ruleset_id: int, body: dict[str, Any]
-    ) -> None: ...
-
-    def get_branch_protection(
-        self, owner: str, repo: str, branch: str
-    ) -> dict[str, Any] | None: ...
-
-    def update_branch_protection(
-        self, owner: str, repo: str, branch: str, body: dict[str, Any]
-    ) -> None: ...
-
-    def delete_branch_protection(self, owner: str, repo: str, branch: str) -> None: ...
-
-    def set_required_signatures(
-        self, owner: str, repo: str, branch: str, *, enabled: bool
-    ) -> None: ...
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RepoRef:
-    owner: str
-    name: str
-
-    @classmethod
-    def parse(cls, text: str) -> RepoRef:
-        owner, sep, name = text.partition("/")
-        if (
-            not sep
-            or not owner
-            or not name
-            or "/" in name
-            or not all(c.isalnum() or c in "-_." for c in owner + name)
-            or name in {".", ".."}
-        ):
-            raise ConfigError(f"--repo {text!r}: expected OWNER/NAME")
-        return cls(owner=owner, name=name)
-
-    def __str__(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-
-Verb = Literal["create", "update", "delete"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Action:
-    """One write that is (or, in a dry run, would be) made."""
-
-    target: str  # "repository", "ruleset 'x'", "branch 'main' protection", ...
-    verb: Verb
-    request: str  # "PUT /repos/o/r/rulesets/3"
-    changes: tuple[Change, ...]
-    body: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,6 +102,11 @@ def load_settings(root: Path) -> SettingsFile:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    return settings_from_text(text, path)
+
+
+def settings_from_text(text: str, path: Path | str = SETTINGS_PATH) -> SettingsFile:
+    """Parse and validate the text of a settings file (``path`` names it)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -206,40 +148,33 @@ def _plan_repository(
         return []
     desired = repository_body(settings.repository)
     return [
-        Action(
-            target="repository",
-            verb="update",
-            request=f"PATCH /repos/{ref}",
+        UpdateRepository(
+            repo=ref,
             changes=tuple(changes),
-            body={c.path: desired[c.path] for c in changes},
+            fields={c.path: desired[c.path] for c in changes},
         )
     ]
 
 
 def _plan_rulesets(
-    settings: SettingsFile, forge: Forge, ref: RepoRef
-) -> list[tuple[Action, int | None]]:
+    settings: SettingsFile, forge: Forge, ref: RepoRef, _live_repo: dict[str, Any]
+) -> list[Action]:
     live_list = forge.list_rulesets(ref.owner, ref.name)
     by_name = {
         str(r.get("name")): r
         for r in live_list
         if r.get("source_type", "Repository") == "Repository"
     }
-    planned: list[tuple[Action, int | None]] = []
+    planned: list[Action] = []
     for ruleset in settings.rulesets:
         summary = by_name.get(ruleset.name)
         if summary is None:
-            body = ruleset_body(ruleset)
             planned.append(
-                (
-                    Action(
-                        target=f"ruleset {ruleset.name!r}",
-                        verb="create",
-                        request=f"POST /repos/{ref}/rulesets",
-                        changes=_created(ruleset),
-                        body=body,
-                    ),
-                    None,
+                CreateRuleset(
+                    repo=ref,
+                    changes=_created(ruleset),
+                    name=ruleset.name,
+                    ruleset=ruleset_body(ruleset),
                 )
             )
             continue
@@ -248,15 +183,12 @@ def _plan_rulesets(
         changes = compare_ruleset(ruleset, live)
         if changes:
             planned.append(
-                (
-                    Action(
-                        target=f"ruleset {ruleset.name!r}",
-                        verb="update",
-                        request=f"PUT /repos/{ref}/rulesets/{ruleset_id}",
-                        changes=tuple(changes),
-                        body=ruleset_update_body(ruleset, changes),
-                    ),
-                    ruleset_id,
+                UpdateRuleset(
+                    repo=ref,
+                    changes=tuple(changes),
+                    name=ruleset.name,
+                    ruleset_id=ruleset_id,
+                    fields=ruleset_update_body(ruleset, changes),
                 )
             )
     return planned
@@ -270,25 +202,19 @@ def _branch_name(branch: BranchSettings, live_repo: dict[str, Any]) -> str:
 
 def _plan_classic(
     settings: SettingsFile, forge: Forge, ref: RepoRef, live_repo: dict[str, Any]
-) -> list[tuple[Action, str]]:
-    planned: list[tuple[Action, str]] = []
+) -> list[Action]:
+    planned: list[Action] = []
     for branch in settings.branches:
         name = _branch_name(branch, live_repo)
-        base = f"/repos/{ref}/branches/{name}/protection"
         live = forge.get_branch_protection(ref.owner, ref.name, name)
         desired = branch.protection
-        target = f"branch {name!r} protection"
         if desired is None:
             if live is not None:
                 planned.append(
-                    (
-                        Action(
-                            target=target,
-                            verb="delete",
-                            request=f"DELETE {base}",
-                            changes=(Change("protection", "present", None),),
-                        ),
-                        name,
+                    DeleteBranchProtection(
+                        repo=ref,
+                        changes=(Change("protection", "present", None),),
+                        branch=name,
                     )
                 )
             continue
@@ -296,34 +222,40 @@ def _plan_classic(
         main = [c for c in changes if c.path != "required_signatures"]
         signatures = [c for c in changes if c.path == "required_signatures"]
         if main or live is None:
-            body = classic_body(desired)
             planned.append(
-                (
-                    Action(
-                        target=target,
-                        verb="create" if live is None else "update",
-                        request=f"PUT {base}",
-                        changes=tuple(main),
-                        body=body,
-                    ),
-                    name,
+                PutBranchProtection(
+                    repo=ref,
+                    changes=tuple(main),
+                    branch=name,
+                    protection=classic_body(desired),
+                    exists=live is not None,
                 )
             )
         if signatures:
-            enabled = bool(desired.required_signatures)
             planned.append(
-                (
-                    Action(
-                        target=f"branch {name!r} required signatures",
-                        verb="create" if enabled else "delete",
-                        request=f"{'POST' if enabled else 'DELETE'} "
-                        f"{base}/required_signatures",
-                        changes=tuple(signatures),
-                    ),
-                    name,
+                SetRequiredSignatures(
+                    repo=ref,
+                    changes=tuple(signatures),
+                    branch=name,
+                    enabled=bool(desired.required_signatures),
                 )
             )
     return planned
+
+
+Planner = Callable[[SettingsFile, Forge, RepoRef, dict[str, Any]], list[Action]]
+
+#: How each mode plans the default-branch protection.
+PLANNERS: dict[ProtectMode, Planner] = {
+    ProtectMode.RULESETS: _plan_rulesets,
+    ProtectMode.CLASSIC: _plan_classic,
+}
+
+
+def _apply(actions: list[Action], forge: Forge, *, dry_run: bool) -> None:
+    if not dry_run:
+        for action in actions:
+            action.apply(forge)
 
 
 def _unexpected_shapes(
@@ -363,50 +295,20 @@ def protect(
             f"{SETTINGS_PATH}: has no 'branches'; add them or use --mode rulesets"
         )
     live_repo = forge.get_repo(repo.owner, repo.name)
-    actions: list[Action] = []
-    writes = 0
-
-    repo_actions = _plan_repository(settings, live_repo, repo)
-    for action in repo_actions:
-        if not dry_run:
-            forge.update_repo(repo.owner, repo.name, action.body or {})
-            writes += 1
-    actions.extend(repo_actions)
-
-    if mode is ProtectMode.RULESETS:
-        for action, ruleset_id in _plan_rulesets(settings, forge, repo):
-            if not dry_run:
-                if ruleset_id is None:
-                    forge.create_ruleset(repo.owner, repo.name, action.body or {})
-                else:
-                    forge.update_ruleset(
-                        repo.owner, repo.name, ruleset_id, action.body or {}
-                    )
-                writes += 1
-            actions.append(action)
-    else:
-        for action, branch in _plan_classic(settings, forge, repo, live_repo):
-            if not dry_run:
-                if action.request.startswith("PUT "):
-                    forge.update_branch_protection(
-                        repo.owner, repo.name, branch, action.body or {}
-                    )
-                elif action.target.endswith("required signatures"):
-                    forge.set_required_signatures(
-                        repo.owner, repo.name, branch, enabled=action.verb == "create"
-                    )
-                else:
-                    forge.delete_branch_protection(repo.owner, repo.name, branch)
-                writes += 1
-            actions.append(action)
-
+    # repository settings first (linear history needs squash or rebase allowed),
+    # then the protection, planned against GitHub as it is after them
+    actions = _plan_repository(settings, live_repo, repo)
+    _apply(actions, forge, dry_run=dry_run)
+    protection = PLANNERS[mode](settings, forge, repo, live_repo)
+    _apply(protection, forge, dry_run=dry_run)
+    actions += protection
     return ProtectReport(
         repo=str(repo),
         mode=mode,
         dry_run=dry_run,
         actions=tuple(actions),
         ignored_sections=tuple(settings.ignored_sections()),
-        writes=writes,
+        writes=0 if dry_run else len(actions),
     )
 
 
@@ -420,4 +322,5 @@ __all__ = [
     "load_settings",
     "protect",
     "repo_from_answers",
+    "settings_from_text",
 ]
