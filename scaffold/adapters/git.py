@@ -100,8 +100,8 @@ class Git:
         full_env = {**self._env, **env} if env else self._env
         try:
             proc = run_process(cmd, timeout=self._timeout, env=full_env, error=GitError)
-        except GitError:
-            if check:
+        except GitError as exc:
+            if check or exc.returncode is None:  # a timeout is never "no output"
                 raise
             return ""
         return proc.stdout
