@@ -50,6 +50,8 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return _USERINFO.sub("", url.split("?", 1)[0].split("#", 1)[0])
+    if not (parts.username or parts.password or "?" in url or "#" in url):
+        return url  # nothing to strip: keep the spelling (insteadOf keys match it)
     host = parts.hostname or ""
     if ":" in host:  # IPv6
         host = f"[{host}]"
