@@ -27,6 +27,9 @@ from scaffold.errors import (
 )
 from scaffold.layout import (
     ANSWERS_FILE,
+    ARGOCD_OIDC_SECRET,
+    ARGOCD_OIDC_SECRET_FILE,
+    ARGOCD_OIDC_SECRET_KEY,
     DEFAULT_BRANCH,
     ENVIRONMENTS,
     FLEET_APP_KIND,
@@ -416,3 +419,69 @@ def write_example_secret(
         msg = "chore(secrets): add SOPS-encrypted example secrets"
         git.run(fleet.path, "commit", "-q", "--no-verify", "-m", msg)
     return written
+
+
+def oidc_secret_manifest(value: str) -> str:
+    """The plaintext Secret argocd-cm's oidc.config refers to (in memory only)."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": ARGOCD_OIDC_SECRET,
+            "namespace": "argocd",
+            # Argo CD resolves `$<Secret>:<key>` only in Secrets with this label
+            "labels": {"app.kubernetes.io/part-of": "argocd"},
+        },
+        "type": "Opaque",
+        "stringData": {ARGOCD_OIDC_SECRET_KEY: value},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def write_oidc_secret(
+    *,
+    fleet_path: Path,
+    value: str,
+    encryptor: Encryptor,
+    git: Git | None = None,
+    force: bool = False,
+) -> str:
+    """Write Argo CD's SSO client secret SOPS-encrypted to ARGOCD_OIDC_SECRET_FILE.
+
+    Only for Argo CD fleets with ``secrets: sops`` and ``sso_oidc_issuer`` (their
+    bootstrap/argo-cd decrypts it with KSOPS). The plaintext goes to sops on stdin
+    and is never written. With ``git`` and a fleet that is a git work tree, the
+    fleet must be clean and the file is committed. Returns the written path.
+    """
+    fleet = read_fleet(fleet_path)
+    if fleet.engine != "argocd":
+        raise UsageError("gitops_engine: SSO client secrets are for Argo CD fleets")
+    if not fleet.answers.get("sso_oidc_issuer"):
+        raise UsageError(
+            "sso_oidc_issuer: the fleet has no SSO; set it (and sso_client_id, "
+            "argocd_url) first"
+        )
+    if fleet.secrets != "sops":
+        raise UsageError(
+            f"secrets: the fleet uses {fleet.secrets!r}; deliver the Secret "
+            f"{ARGOCD_OIDC_SECRET} as its README says (this command needs sops)"
+        )
+    if not value:
+        raise UsageError("the client secret is empty")
+    use_git = git is not None and git.is_repo_root(fleet.path)
+    if use_git and git is not None and git.is_dirty(fleet.path):
+        raise DirtyRepoError(path=str(fleet.path))
+    target = fleet.path / ARGOCD_OIDC_SECRET_FILE
+    if target.exists() and not force:
+        raise UsageError(
+            f"{ARGOCD_OIDC_SECRET_FILE} exists (use --force to replace it)"
+        )
+    encrypted = encryptor.encrypt_yaml(
+        oidc_secret_manifest(value), root=fleet.path, filename=ARGOCD_OIDC_SECRET_FILE
+    )
+    target.write_text(encrypted, encoding="utf-8")
+    if use_git and git is not None:
+        git.run(fleet.path, "add", "--", ARGOCD_OIDC_SECRET_FILE)
+        msg = "chore(sso): add the SOPS-encrypted Argo CD client secret"
+        git.run(fleet.path, "commit", "-q", "--no-verify", "-m", msg)
+    return ARGOCD_OIDC_SECRET_FILE
