@@ -47,3 +47,10 @@ APP_ROLES_MARKERS: Final = (
     "# >>> scaffold: app team roles",
     "# <<< scaffold: app team roles",
 )
+# Argo CD SSO: argocd-cm's oidc.config reads `$<Secret>:<key>`; with SOPS the Secret
+# lives encrypted at ARGOCD_OIDC_SECRET_FILE (written by `scaffold fleet oidc-secret`
+# from the environment variable, never from an argument or a file).
+ARGOCD_OIDC_SECRET: Final = "argocd-oidc"
+ARGOCD_OIDC_SECRET_KEY: Final = "clientSecret"
+ARGOCD_OIDC_SECRET_FILE: Final = "bootstrap/argo-cd/argocd-oidc.sops.yaml"
+OIDC_SECRET_ENV_VAR: Final = "ARGOCD_OIDC_CLIENT_SECRET"

@@ -623,3 +623,11 @@ def test_yamllint_strict_passes(fleet: AccessFleet) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_answer_can_carry_the_client_secret() -> None:
+    """The secret never enters answers files: no question asks for it."""
+    questions = yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text())
+    keys = [k for k in questions if not k.startswith("_")]
+    assert {"sso_oidc_issuer", "sso_client_id", "platform_group", "team"} <= set(keys)
+    assert [k for k in keys if "secret" in k and k != "secrets"] == []

@@ -118,10 +118,24 @@ def replace_block(text: str, markers: tuple[str, str], body: list[str]) -> str |
     return "".join([*lines[: begin + 1], *new, *lines[end:]])
 
 
+class _IndentedDumper(yaml.SafeDumper):
+    """Indents block sequences inside mappings, like the templates do."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        del indentless  # always indent
+        super().increase_indent(flow, False)
+
+
 def _yaml_lines(items: list[dict[str, object]]) -> list[str]:
     if not items:
         return []
-    text = yaml.safe_dump(items, sort_keys=False, default_flow_style=False, width=200)
+    text = yaml.dump(
+        items,
+        Dumper=_IndentedDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=200,
+    )
     return text.splitlines()
 
 

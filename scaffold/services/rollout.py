@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from scaffold.adapters.git import Git, auth_header, config_env
-from scaffold.adapters.templates import is_local
+from scaffold.config import is_local
 from scaffold.errors import GitError, ScaffoldError, UsageError
 from scaffold.services.discovery import (
     FoundRepo,
