@@ -1,6 +1,9 @@
 """Use case: register apps in a fleet (infra) repo, each its own Copier instance
 of the ``fleet-app`` template with the answers file ``apps/<name>/.copier-answers.yml``
-(the layout: the README's "Fleets" section)."""
+(the layout: the README's "Fleets" section). The only shared files registration
+touches are the generated blocks of ``.github/CODEOWNERS`` and (Argo CD)
+``projects/<env>.yaml`` listing every app's team (services.access), rewritten from
+all apps' answers."""
 
 from __future__ import annotations
 
@@ -18,13 +21,15 @@ from scaffold.adapters.git import Git
 from scaffold.adapters.templates import read_answers
 from scaffold.errors import (
     AppExistsError,
-    DirtyRepoError,
     InvalidAnswerError,
     NotAFleetError,
     UsageError,
 )
 from scaffold.layout import (
     ANSWERS_FILE,
+    ARGOCD_OIDC_SECRET,
+    ARGOCD_OIDC_SECRET_FILE,
+    ARGOCD_OIDC_SECRET_KEY,
     DEFAULT_BRANCH,
     ENVIRONMENTS,
     FLEET_APP_KIND,
@@ -34,6 +39,8 @@ from scaffold.layout import (
     SECRETS_MODES,
 )
 from scaffold.models import Question, TemplateSource
+from scaffold.services.access import sync_access
+from scaffold.services.answers import safety_rule
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # answers the app inherits from the fleet; the caller may not override them
@@ -93,6 +100,8 @@ class AddedApp:
     answers: dict[str, Any]
     answers_file: str
     files: list[str] = field(default_factory=list)  # relative to the fleet
+    # shared access files rewritten for it (CODEOWNERS, Argo CD projects)
+    shared: list[str] = field(default_factory=list)
     commit: str | None = None
 
 
@@ -172,9 +181,20 @@ def preflight(
     """
     fleet = read_fleet(path, field=field)
     check_app_name(fleet, name)
-    if git is not None and git.is_repo_root(fleet.path) and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if git is not None and git.is_repo_root(fleet.path):
+        git.require_clean(fleet.path)
     return fleet
+
+
+def sync_fleet_access(fleet: Fleet) -> list[str]:
+    """Bring the fleet's CODEOWNERS and Argo CD project roles in step with its apps'
+    teams (services.access); return the changed files, relative to the fleet."""
+    return sync_access(
+        fleet.path,
+        engine=fleet.engine,
+        platform=str(fleet.answers.get("codeowners") or ""),
+        apps=fleet.apps(),
+    )
 
 
 def preflight_new_app(
@@ -262,6 +282,8 @@ def app_name_problem(name: object) -> str | None:
             "must be a DNS-1123 label of at most 40 characters "
             "(lowercase letters, digits and '-')"
         )
+    if rule := safety_rule(text):  # e.g. true, 123, 1e3, 0x10 re-typed by YAML
+        return rule
     if text in RESERVED_APP_NAMES:
         return f"{text!r} is reserved for the fleet's own objects"
     return None
@@ -296,8 +318,8 @@ def add_app(
     data = fleet_app_data(fleet.answers, answers)
     _check_known(data, templates.questions(source))
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     answers_file = answers_file_for(name)
     with tempfile.TemporaryDirectory(prefix=f"scaffold-app-{name}-") as tmp:
         staging = Path(tmp) / "out"
@@ -314,12 +336,13 @@ def add_app(
             target = fleet.path / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(staging / rel, target)
+    shared = sync_fleet_access(fleet)
     commit = None
     if use_git and git is not None:
-        git.run(fleet.path, "add", "--", *files)
+        git.run(fleet.path, "add", "--", *files, *shared)
         args = ["commit", "-q", "--no-verify", "-m", f"feat(apps): add {name}"]
         if author:
-            args += ["--author", author]
+            args.append(f"--author={author}")
         git.run(fleet.path, *args)
         commit = git.run(fleet.path, "rev-parse", "HEAD").strip()
     return AddedApp(
@@ -328,6 +351,7 @@ def add_app(
         answers=final,
         answers_file=answers_file,
         files=files,
+        shared=shared,
         commit=commit,
     )
 
@@ -367,8 +391,8 @@ def write_example_secret(
     """
     fleet = read_fleet(fleet_path)
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     if fleet.secrets != "sops":
         raise UsageError(
             f"secrets: the fleet uses {fleet.secrets!r}; an example SOPS secret "
@@ -395,3 +419,69 @@ def write_example_secret(
         msg = "chore(secrets): add SOPS-encrypted example secrets"
         git.run(fleet.path, "commit", "-q", "--no-verify", "-m", msg)
     return written
+
+
+def oidc_secret_manifest(value: str) -> str:
+    """The plaintext Secret argocd-cm's oidc.config refers to (in memory only)."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": ARGOCD_OIDC_SECRET,
+            "namespace": "argocd",
+            # Argo CD resolves `$<Secret>:<key>` only in Secrets with this label
+            "labels": {"app.kubernetes.io/part-of": "argocd"},
+        },
+        "type": "Opaque",
+        "stringData": {ARGOCD_OIDC_SECRET_KEY: value},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def write_oidc_secret(
+    *,
+    fleet_path: Path,
+    value: str,
+    encryptor: Encryptor,
+    git: Git | None = None,
+    force: bool = False,
+) -> str:
+    """Write Argo CD's SSO client secret SOPS-encrypted to ARGOCD_OIDC_SECRET_FILE.
+
+    Only for Argo CD fleets with ``secrets: sops`` and ``sso_oidc_issuer`` (their
+    bootstrap/argo-cd decrypts it with KSOPS). The plaintext goes to sops on stdin
+    and is never written. With ``git`` and a fleet that is a git work tree, the
+    fleet must be clean and the file is committed. Returns the written path.
+    """
+    fleet = read_fleet(fleet_path)
+    if fleet.engine != "argocd":
+        raise UsageError("gitops_engine: SSO client secrets are for Argo CD fleets")
+    if not fleet.answers.get("sso_oidc_issuer"):
+        raise UsageError(
+            "sso_oidc_issuer: the fleet has no SSO; set it (and sso_client_id, "
+            "argocd_url) first"
+        )
+    if fleet.secrets != "sops":
+        raise UsageError(
+            f"secrets: the fleet uses {fleet.secrets!r}; deliver the Secret "
+            f"{ARGOCD_OIDC_SECRET} as its README says (this command needs sops)"
+        )
+    if not value:
+        raise UsageError("the client secret is empty")
+    use_git = git is not None and git.is_repo_root(fleet.path)
+    if use_git and git is not None and git.is_dirty(fleet.path):
+        raise DirtyRepoError(path=str(fleet.path))
+    target = fleet.path / ARGOCD_OIDC_SECRET_FILE
+    if target.exists() and not force:
+        raise UsageError(
+            f"{ARGOCD_OIDC_SECRET_FILE} exists (use --force to replace it)"
+        )
+    encrypted = encryptor.encrypt_yaml(
+        oidc_secret_manifest(value), root=fleet.path, filename=ARGOCD_OIDC_SECRET_FILE
+    )
+    target.write_text(encrypted, encoding="utf-8")
+    if use_git and git is not None:
+        git.run(fleet.path, "add", "--", ARGOCD_OIDC_SECRET_FILE)
+        msg = "chore(sso): add the SOPS-encrypted Argo CD client secret"
+        git.run(fleet.path, "commit", "-q", "--no-verify", "-m", msg)
+    return ARGOCD_OIDC_SECRET_FILE
