@@ -469,8 +469,8 @@ def write_oidc_secret(
     if not value:
         raise UsageError("the client secret is empty")
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     target = fleet.path / ARGOCD_OIDC_SECRET_FILE
     if target.exists() and not force:
         raise UsageError(
