@@ -40,6 +40,9 @@ from tests.infra_helpers import (
     validate_custom,
 )
 
+# every test renders or builds the engine x secrets fleet variants
+pytestmark = pytest.mark.slow
+
 COMBOS = [
     (e, s) for e in ("flux", "argocd") for s in ("sops", "sealed-secrets", "none")
 ]

@@ -21,7 +21,6 @@ from scaffold.adapters.git import Git
 from scaffold.adapters.templates import read_answers
 from scaffold.errors import (
     AppExistsError,
-    DirtyRepoError,
     InvalidAnswerError,
     NotAFleetError,
     UsageError,
@@ -41,6 +40,7 @@ from scaffold.layout import (
 )
 from scaffold.models import Question, TemplateSource
 from scaffold.services.access import sync_access
+from scaffold.services.answers import safety_rule
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # answers the app inherits from the fleet; the caller may not override them
@@ -181,8 +181,8 @@ def preflight(
     """
     fleet = read_fleet(path, field=field)
     check_app_name(fleet, name)
-    if git is not None and git.is_repo_root(fleet.path) and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if git is not None and git.is_repo_root(fleet.path):
+        git.require_clean(fleet.path)
     return fleet
 
 
@@ -282,6 +282,8 @@ def app_name_problem(name: object) -> str | None:
             "must be a DNS-1123 label of at most 40 characters "
             "(lowercase letters, digits and '-')"
         )
+    if rule := safety_rule(text):  # e.g. true, 123, 1e3, 0x10 re-typed by YAML
+        return rule
     if text in RESERVED_APP_NAMES:
         return f"{text!r} is reserved for the fleet's own objects"
     return None
@@ -316,8 +318,8 @@ def add_app(
     data = fleet_app_data(fleet.answers, answers)
     _check_known(data, templates.questions(source))
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     answers_file = answers_file_for(name)
     with tempfile.TemporaryDirectory(prefix=f"scaffold-app-{name}-") as tmp:
         staging = Path(tmp) / "out"
@@ -340,7 +342,7 @@ def add_app(
         git.run(fleet.path, "add", "--", *files, *shared)
         args = ["commit", "-q", "--no-verify", "-m", f"feat(apps): add {name}"]
         if author:
-            args += ["--author", author]
+            args.append(f"--author={author}")
         git.run(fleet.path, *args)
         commit = git.run(fleet.path, "rev-parse", "HEAD").strip()
     return AddedApp(
@@ -389,8 +391,8 @@ def write_example_secret(
     """
     fleet = read_fleet(fleet_path)
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     if fleet.secrets != "sops":
         raise UsageError(
             f"secrets: the fleet uses {fleet.secrets!r}; an example SOPS secret "
@@ -467,8 +469,8 @@ def write_oidc_secret(
     if not value:
         raise UsageError("the client secret is empty")
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     target = fleet.path / ARGOCD_OIDC_SECRET_FILE
     if target.exists() and not force:
         raise UsageError(
