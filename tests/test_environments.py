@@ -332,6 +332,7 @@ def _previous_release(dest: Path) -> None:
     (dest / "copier.yml").write_text(config[:start] + hidden + config[end:], "utf-8")
 
 
+@pytest.mark.slow  # updates fleets of the real templates
 @pytest.mark.parametrize("engine", ["flux", "argocd"])
 def test_a_fleet_from_before_the_answer_updates_cleanly(
     tmp_path: Path, engine: str
@@ -371,6 +372,7 @@ def test_a_fleet_from_before_the_answer_updates_cleanly(
 # --- adding an environment later: an answer change plus `scaffold update` ----------
 
 
+@pytest.mark.slow  # updates a fleet of the real templates
 def test_adding_an_environment_is_an_answer_change_plus_update(
     template_repo: Path, tmp_path: Path
 ) -> None:

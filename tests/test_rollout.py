@@ -338,6 +338,7 @@ def test_a_shard_run_touches_only_its_share(
     assert contents <= mine | {"scaffold"}
 
 
+@pytest.mark.slow
 def test_a_moved_default_branch_refreshes_the_open_pull_request(
     fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
 ) -> None:
