@@ -38,6 +38,7 @@ def _run(case: str, variant: str, request: pytest.FixtureRequest) -> Any:
         CORPUS / case / variant,
         schema_locations=locations,
         strict=expect.get("strict"),
+        skip=tuple(expect.get("skip", ())),
     )
 
 

@@ -19,7 +19,7 @@ from scaffold.errors import ToolMissingError, UsageError
 from scaffold.rules import catalogue
 from scaffold.services.check import policies
 from scaffold.services.check.roots import discover, is_remote
-from scaffold.services.check.sources import load_source, walk_yaml_files
+from scaffold.services.check.sources import load_source, scan_repo, walk_yaml_files
 
 
 def pod(spec: dict[str, Any], kind: str = "Pod") -> dict[str, Any]:
@@ -249,17 +249,18 @@ def test_discovery_like_flux(tmp_path: Path) -> None:
     files = [p.relative_to(repo).as_posix() for p in walk_yaml_files(repo)]
     assert "charts/x/templates/d.yaml" not in files
     assert ".github/workflows/ci.yml" in files
-    assert ".sops.yaml" in files  # syntax-checked, but not a manifest (see below)
+    assert ".sops.yaml" not in files  # dotfiles are tool configs, never manifests
     sources = [
         load_source(p, p.relative_to(repo).as_posix()) for p in walk_yaml_files(repo)
     ]
     kroots, plain = discover(repo.resolve(), sources)
+    assert scan_repo(repo).charts == ["charts/x"]
     by_rel = {r.rel: r for r in kroots}
     assert by_rel["apps/base/web"].referenced_by == ["apps/prod"]
     assert not by_rel["apps/prod"].referenced_by
     assert by_rel["components/ha"].component
     assert by_rel["boot"].remote == [
-        "remote resource github.com/argoproj/argo-cd//manifests"
+        "remote reference github.com/argoproj/argo-cd//manifests"
     ]
     assert by_rel["boot2"].remote == ["includes boot which cannot be built offline"]
     assert [(p.rel, [f.rel for f in p.files]) for p in plain] == [

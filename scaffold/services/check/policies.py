@@ -6,6 +6,7 @@ object used to find the source line.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -262,23 +263,43 @@ def is_sops_encrypted(doc: Mapping[str, Any]) -> bool:
     return True
 
 
+#: Values filled in at deploy time (no secret material in the repo): Flux
+#: ``${VAR}`` substitution, 1Password ``op://``, vals ``ref+``, ``vault:`` paths.
+_SECRET_REFERENCE = re.compile(r"^(\$\{[^}]+\}|op://\S+|ref\+\S+|vault:\S+)$")
+
+
+def is_secret_reference(value: Any) -> bool:
+    """A Secret value that only refers to a secret kept elsewhere (``data``
+    values are base64: decoded first)."""
+    if not isinstance(value, str):
+        return False
+    if _SECRET_REFERENCE.match(value.strip()):
+        return True
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return bool(_SECRET_REFERENCE.match(decoded.strip()))
+
+
 def secret_checks(obj: Mapping[str, Any]) -> Iterator[Hit]:
-    """A plaintext Secret in the repo (checked on source files)."""
+    """A plaintext Secret (checked on source files and on build output)."""
     if obj.get("kind") != "Secret" or obj.get("apiVersion") != "v1":
-        return
-    if not any(
-        isinstance(obj.get(s), Mapping) and obj.get(s) for s in ("data", "stringData")
-    ):
         return
     if is_sops_encrypted(obj):
         return
-    section = "data" if obj.get("data") else "stringData"
-    name = _get(obj, ["metadata", "name"])
-    yield (
-        "secret-plaintext",
-        [section],
-        f"Secret {name} has plaintext {section} (not SOPS-encrypted)",
-    )
+    for section in ("data", "stringData"):
+        values = obj.get(section)
+        if not isinstance(values, Mapping):
+            continue
+        plain = [k for k, v in values.items() if not is_secret_reference(v)]
+        if plain:
+            yield (
+                "secret-plaintext",
+                [section],
+                f"plaintext {section} (not SOPS-encrypted, not a reference)",
+            )
+            return
 
 
 def secret_generator_checks(data: Any, directory: Path) -> Iterator[Hit]:

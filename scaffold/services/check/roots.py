@@ -1,20 +1,37 @@
-"""Finding what to build: kustomization roots and plain manifest directories."""
+"""Finding what to build: kustomization roots and plain manifest directories.
+
+Every field through which kustomize loads a file, a directory or a URL is
+resolved here, so a root is built only when everything it loads is inside the
+repository: a remote reference anywhere in its closure skips it, an absolute path
+or an escape (``..``, a symlink) out of the repository fails it, and a cycle is an
+error. Kustomizations reached through directories the walk skips (dot-directories,
+excluded paths) are read too.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scaffold.services.check.sources import SourceFile
+from scaffold.services.check.sources import KUSTOMIZATION_FILES, SourceFile
 
-#: Fields whose entries are files or directories kustomize loads.
+#: Fields whose entries are kustomization directories or resource files.
 REFERENCE_FIELDS = ("resources", "bases", "components")
+#: Fields whose string entries are files or directories of plugin configs (or
+#: inline YAML, which has a newline).
+PLUGIN_FIELDS = ("generators", "transformers", "validators")
+#: Fields whose string entries are files.
+FILE_LIST_FIELDS = ("configurations", "crds", "patchesStrategicMerge")
+#: Fields whose entries are mappings with a ``path`` file.
+PATH_ENTRY_FIELDS = ("patches", "patchesJson6902", "replacements")
 #: Fields that can only be built with the network and helm.
 HELM_FIELDS = ("helmCharts", "helmChartInflationGenerator")
 _REMOTE_HOST = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+/")
+
+Path_ = list[str | int]
 
 
 def is_remote(entry: str, base: Path) -> bool:
@@ -26,7 +43,70 @@ def is_remote(entry: str, base: Path) -> bool:
     return bool(_REMOTE_HOST.match(entry))
 
 
+def _strings(values: Any, where: Path_) -> Iterator[tuple[Path_, str]]:
+    if isinstance(values, str):
+        yield where, values
+    elif isinstance(values, list):
+        for i, value in enumerate(values):
+            if isinstance(value, str):
+                yield [*where, i], value
+
+
+def references(data: Mapping[str, Any]) -> Iterator[tuple[Path_, str, bool]]:
+    """(path in the kustomization, entry, may be a directory) for every entry
+    kustomize loads from disk or the network."""
+    for name in (*REFERENCE_FIELDS, *PLUGIN_FIELDS):
+        for where, value in _strings(data.get(name), [name]):
+            if "\n" not in value:
+                yield where, value, True
+    for name in FILE_LIST_FIELDS:
+        for where, value in _strings(data.get(name), [name]):
+            if "\n" not in value:
+                yield where, value, False
+    for name in PATH_ENTRY_FIELDS:
+        entries = data.get(name)
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
+                yield [name, i, "path"], entry["path"], False
+    openapi = data.get("openapi")
+    if isinstance(openapi, Mapping) and isinstance(openapi.get("path"), str):
+        yield ["openapi", "path"], openapi["path"], False
+    for name in ("configMapGenerator", "secretGenerator"):
+        generators = data.get(name)
+        for i, gen in enumerate(generators if isinstance(generators, list) else []):
+            if not isinstance(gen, Mapping):
+                continue
+            for key in ("files", "envs", "env"):
+                for where, value in _strings(gen.get(key), [name, i, key]):
+                    yield where, value.split("=", 1)[-1], False
+    charts = data.get("helmCharts")
+    for i, chart in enumerate(charts if isinstance(charts, list) else []):
+        if isinstance(chart, Mapping):
+            for key in ("valuesFile", "repo"):
+                if isinstance(chart.get(key), str):
+                    yield ["helmCharts", i, key], chart[key], False
+            for where, value in _strings(
+                chart.get("additionalValuesFiles"),
+                ["helmCharts", i, "additionalValuesFiles"],
+            ):
+                yield where, value, False
+    globals_ = data.get("helmGlobals")
+    if isinstance(globals_, Mapping):
+        for key in ("chartHome", "configHome"):
+            if isinstance(globals_.get(key), str):
+                yield ["helmGlobals", key], globals_[key], True
+
+
 @dataclass(slots=True)
+class Problem:
+    """Why a root cannot be built: a reference at ``path`` of ``owner``."""
+
+    owner: KustomizationRoot
+    path: Path_
+    message: str
+
+
+@dataclass(slots=True, eq=False)
 class KustomizationRoot:
     """A directory with a kustomization file."""
 
@@ -35,13 +115,22 @@ class KustomizationRoot:
     source: SourceFile
     data: Mapping[str, Any]
     component: bool
+    hidden: bool = False  # read only because another kustomization references it
     remote: list[str] = field(default_factory=list)  # reasons it cannot build
+    remote_at: list[Problem] = field(default_factory=list)
+    unsafe: list[Problem] = field(default_factory=list)  # loads outside the repo
+    cycle: list[str] = field(default_factory=list)
     children: list[Path] = field(default_factory=list)  # referenced kustomize dirs
+    child_refs: dict[Path, Path_] = field(default_factory=dict)  # child -> where
     referenced_by: list[str] = field(default_factory=list)
 
     @property
     def file_rel(self) -> str:
         return self.source.rel
+
+    def line_of(self, path: Path_) -> int | None:
+        doc = self.source.documents[0] if self.source.documents else None
+        return doc.line_of(path) if doc is not None else None
 
     def entries(self) -> Iterable[tuple[str, str]]:
         """(field, entry) for every string entry of the reference fields."""
@@ -61,53 +150,128 @@ class PlainRoot:
     dir: Path
     rel: str
     files: list[SourceFile]
+    flux: bool = False  # a Flux Kustomization's spec.path
+
+
+def kustomization_file(directory: Path) -> Path | None:
+    for name in KUSTOMIZATION_FILES:
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def _make_root(repo: Path, source: SourceFile, hidden: bool) -> KustomizationRoot:
+    data = source.documents[0].data if source.documents else {}
+    if not isinstance(data, Mapping):
+        data = {}
+    return KustomizationRoot(
+        dir=source.path.parent,
+        rel=_rel(repo, source.path.parent),
+        source=source,
+        data=data,
+        component=data.get("kind") == "Component",
+        hidden=hidden,
+    )
+
+
+def _classify(
+    root: KustomizationRoot, where: Path_, entry: str, repo: Path
+) -> Path | None:
+    """The resolved local target of an entry, or None after recording why it is
+    remote or unsafe (missing local targets resolve; the build reports them)."""
+    if is_remote(entry, root.dir):
+        root.remote.append(f"remote reference {_clip(entry)}")
+        root.remote_at.append(Problem(root, where, f"remote {_clip(entry)}"))
+        return None
+    if Path(entry).is_absolute():
+        root.unsafe.append(Problem(root, where, f"absolute path {_clip(entry)}"))
+        return None
+    try:
+        target = (root.dir / entry).resolve()
+    except (OSError, RuntimeError):
+        root.unsafe.append(Problem(root, where, f"unresolvable path {_clip(entry)}"))
+        return None
+    if not target.is_relative_to(repo):
+        root.unsafe.append(
+            Problem(root, where, f"{_clip(entry)} resolves outside the repository")
+        )
+        return None
+    if target.exists() and not (target.is_file() or target.is_dir()):
+        root.unsafe.append(
+            Problem(root, where, f"{_clip(entry)} is not a regular file")
+        )
+        return None
+    return target
+
+
+def _clip(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def discover(
-    repo: Path, sources: Iterable[SourceFile]
+    repo: Path,
+    sources: Iterable[SourceFile],
+    *,
+    flux_paths: Iterable[str] = (),
+    load: Callable[[Path], SourceFile | None] | None = None,
 ) -> tuple[list[KustomizationRoot], list[PlainRoot]]:
-    """Kustomization roots (with references resolved) and plain manifest dirs."""
+    """Kustomization roots (references resolved; ``hidden`` ones were reached only
+    through a reference) and plain manifest dirs.
+
+    ``load`` reads a kustomization file the walk did not (under a skipped
+    directory); None: such references are left to the build. Plain directories
+    are grouped under the Flux Kustomization ``spec.path`` that contains them
+    (``flux_paths``, repo-relative), else under their topmost ancestor holding
+    manifests."""
     sources = list(sources)
     roots: dict[Path, KustomizationRoot] = {}
     for source in sources:
         if not source.is_kustomization or source.path.parent in roots:
             continue
-        data = source.documents[0].data if source.documents else {}
-        if not isinstance(data, Mapping):
-            data = {}
-        roots[source.path.parent] = KustomizationRoot(
-            dir=source.path.parent,
-            rel=_rel(repo, source.path.parent),
-            source=source,
-            data=data,
-            component=data.get("kind") == "Component",
-        )
-    for root in roots.values():
-        for _, entry in root.entries():
-            if is_remote(entry, root.dir):
-                root.remote.append(f"remote resource {entry}")
-                continue
-            target = (root.dir / entry).resolve()
-            if target in roots and target != root.dir:
-                root.children.append(target)
+        roots[source.path.parent] = _make_root(repo, source, hidden=False)
+    queue = list(roots.values())
+    while queue:
+        root = queue.pop(0)
         for name in HELM_FIELDS:
             if root.data.get(name):
                 root.remote.append(f"{name} need helm and network access")
-    # remote-ness propagates to every root that includes a remote root
+                root.remote_at.append(Problem(root, [name], f"{name} needs helm"))
+        for where, entry, may_be_dir in references(root.data):
+            target = _classify(root, where, entry, repo)
+            if target is None or not may_be_dir or not target.is_dir():
+                continue
+            if target not in roots:
+                file = kustomization_file(target)
+                loaded = load(file) if file is not None and load is not None else None
+                if loaded is None:
+                    continue
+                roots[target] = _make_root(repo, loaded, hidden=True)
+                queue.append(roots[target])
+            if target != root.dir and target not in root.children:
+                root.children.append(target)
+                root.child_refs[target] = where
+    _mark_cycles(roots)
+    # remote-ness and unsafe loads propagate to every root that includes them
     changed = True
     while changed:
         changed = False
         for root in roots.values():
-            for child in root.children:
-                reason = f"includes {roots[child].rel} which cannot be built offline"
-                if roots[child].remote and reason not in root.remote:
+            for child_dir in root.children:
+                child = roots[child_dir]
+                reason = f"includes {child.rel} which cannot be built offline"
+                if child.remote and reason not in root.remote:
                     root.remote.append(reason)
+                    root.remote_at.extend(child.remote_at)
                     changed = True
+                for problem in child.unsafe:
+                    if problem not in root.unsafe:
+                        root.unsafe.append(problem)
+                        changed = True
     for root in roots.values():
-        if root.remote:
+        if root.remote or root.unsafe or root.cycle:
             continue
-        for child in root.children:
-            roots[child].referenced_by.append(root.rel)
+        for child_dir in root.children:
+            roots[child_dir].referenced_by.append(root.rel)
 
     in_tree: set[Path] = set(roots)
     plain: dict[Path, list[SourceFile]] = {}
@@ -118,16 +282,59 @@ def discover(
         if _inside_any(directory, in_tree, repo):
             continue
         plain.setdefault(directory, []).append(source)
-    # group each directory under its topmost ancestor that also holds manifests
+    flux_dirs = sorted(
+        {(repo / p).resolve() for p in flux_paths}, key=lambda p: -len(p.parts)
+    )
     grouped: dict[Path, list[SourceFile]] = {}
     for directory in sorted(plain, key=lambda p: len(p.parts)):
-        top = next((d for d in grouped if directory.is_relative_to(d)), directory)
+        # the deepest Flux path containing it, else its topmost manifest ancestor
+        # that is not itself under a Flux path
+        top = next((d for d in flux_dirs if directory.is_relative_to(d)), None)
+        if top is None:
+            top = next(
+                (
+                    d
+                    for d in grouped
+                    if directory.is_relative_to(d) and d not in flux_dirs
+                ),
+                directory,
+            )
         grouped.setdefault(top, []).extend(plain[directory])
     plain_roots = [
-        PlainRoot(dir=d, rel=_rel(repo, d), files=sorted(files, key=lambda s: s.rel))
+        PlainRoot(
+            dir=d,
+            rel=_rel(repo, d),
+            files=sorted(files, key=lambda s: s.rel),
+            flux=d in flux_dirs,
+        )
         for d, files in sorted(grouped.items())
     ]
     return sorted(roots.values(), key=lambda r: r.rel), plain_roots
+
+
+def _mark_cycles(roots: Mapping[Path, KustomizationRoot]) -> None:
+    """Record on each root in a reference cycle the cycle (rel paths)."""
+    state: dict[Path, int] = {}  # 1 visiting, 2 done
+    stack: list[Path] = []
+
+    def visit(node: Path) -> None:
+        state[node] = 1
+        stack.append(node)
+        for child in roots[node].children:
+            if state.get(child) == 1:
+                loop = [*stack[stack.index(child) :], child]
+                names = [roots[p].rel for p in loop]
+                for member in loop[:-1]:
+                    if not roots[member].cycle:
+                        roots[member].cycle = names
+            elif child not in state:
+                visit(child)
+        stack.pop()
+        state[node] = 2
+
+    for start in roots:
+        if start not in state:
+            visit(start)
 
 
 def _inside_any(directory: Path, roots: set[Path], repo: Path) -> bool:
