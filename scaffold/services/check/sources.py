@@ -279,7 +279,9 @@ def load_source(path: Path, rel: str) -> SourceFile:
         try:
             source.documents = parse_yaml(text, loader)
         except yaml.composer.ComposerError as exc:
-            if "duplicate anchor" not in str(exc.problem) or source.is_workflow:
+            if "duplicate anchor" not in f"{exc.context} {exc.problem}" or (
+                source.is_workflow
+            ):
                 raise
             source.documents = parse_yaml(text, RedefiningManifestLoader)
     except AliasBombError as exc:
@@ -287,9 +289,12 @@ def load_source(path: Path, rel: str) -> SourceFile:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         source.error_line = mark.line + 1 if mark is not None else None
+        context = str(exc.context or "")
+        if context and exc.context_mark is not None and exc.context_mark != mark:
+            context += f" (line {exc.context_mark.line + 1})"
         source.error = " ".join(
-            str(part) for part in (exc.context, exc.problem) if part
-        ) or str(exc)
+            part for part in (context, str(exc.problem or "")) if part
+        ) or " ".join(str(exc).split())
     except yaml.YAMLError as exc:
         source.error = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
     except RecursionError:
