@@ -247,11 +247,10 @@ def _classify(kroot: KustomizationRoot, out: Collector) -> RootResult | None:
         return root(RootStatus.COMPONENT, "built through the roots using it")
     if kroot.cycle:
         loop = " -> ".join(kroot.cycle)
-        where = kroot.child_refs.get(next((c for c in kroot.children), kroot.dir), [])
         out.add(
             "kustomize-build",
             kroot.file_rel,
-            kroot.line_of(where) if where else None,
+            kroot.line_of(kroot.cycle_at),
             f"kustomizations include each other: {loop}",
             root=kroot.rel,
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,7 @@ class KustomizationRoot:
     remote_at: list[Problem] = field(default_factory=list)
     unsafe: list[Problem] = field(default_factory=list)  # loads outside the repo
     cycle: list[str] = field(default_factory=list)
+    cycle_at: Path_ = field(default_factory=list)  # the reference into the cycle
     children: list[Path] = field(default_factory=list)  # referenced kustomize dirs
     child_refs: dict[Path, Path_] = field(default_factory=dict)  # child -> where
     referenced_by: list[str] = field(default_factory=list)
@@ -324,9 +326,10 @@ def _mark_cycles(roots: Mapping[Path, KustomizationRoot]) -> None:
             if state.get(child) == 1:
                 loop = [*stack[stack.index(child) :], child]
                 names = [roots[p].rel for p in loop]
-                for member in loop[:-1]:
+                for member, following in pairwise(loop):
                     if not roots[member].cycle:
                         roots[member].cycle = names
+                        roots[member].cycle_at = roots[member].child_refs[following]
             elif child not in state:
                 visit(child)
         stack.pop()

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from scaffold.services.check import policies
 from scaffold.services.check.collect import Collector
 from scaffold.services.check.locate import Located, images_entry, object_label
+from scaffold.services.check.policies.common import clip
 from scaffold.services.check.roots import KustomizationRoot
 from scaffold.services.check.substitute import unresolved
 
@@ -120,7 +121,7 @@ def _validate(
             "schema-invalid",
             where.file,
             where.line(path, match.group(1) if match else None),
-            f"{label}: {place}: {issue.message} [{hit.source}]",
+            f"{label}: {clip(place, 80)}: {clip(issue.message, 160)} [{hit.source}]",
             root=root,
         )
     return True
