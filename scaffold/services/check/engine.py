@@ -220,6 +220,7 @@ def _check_sources(
             resolved = source.path.resolve()
             if (
                 source.is_kustomization
+                or source.is_workflow
                 or resolved in referenced
                 or (resolved not in opaque and source.looks_like_manifest)
             ):
