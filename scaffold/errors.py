@@ -164,3 +164,17 @@ class ForgeRateLimitError(ForgeError):
 
 class ForgeServerError(ForgeError):
     """5xx or network failure that persisted through the retries."""
+
+
+class ReposFailedError(ScaffoldError):
+    """An org-level command refused or failed some repos; the others were done
+    (exit 3)."""
+
+    exit_code: ClassVar[int] = 3
+
+    def __init__(self, *, failed: list[str], total: int) -> None:
+        self.failed = failed
+        super().__init__(
+            f"{len(failed)} of {total} repo(s) not converged: {', '.join(failed)} "
+            "(the others were done; fix the reason and run again)"
+        )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
+from tests.github_fake import CANARY_TOKEN, FakeGitHub, load_spec
 from tests.helpers import SHARED, TEMPLATE_TAG, make_template_repo
 
 
@@ -39,7 +42,7 @@ def git_env(
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    # per-test copier cache: a shared one races under xdist (see copier.md)
+    # per-test copier cache: copier's shared cache directory races under xdist
     monkeypatch.setenv("COPIER_CACHE_DIR", str(home / "copier-cache"))
 
 
@@ -55,3 +58,19 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared reference material not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture
+def fake_org(
+    httpserver: HTTPServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FakeGitHub]:
+    """A fake GitHub whose repos are real bare repositories on disk.
+
+    ``https://github.com/OWNER/NAME.git`` reaches them through
+    ``url.<root>/.insteadOf`` in this test's global git config. Accepts
+    ``CANARY_TOKEN`` only; fails the test if a request broke GitHub's description.
+    """
+    fake = FakeGitHub(httpserver, token=CANARY_TOKEN, spec=load_spec()).install()
+    fake.serve_git(tmp_path_factory.mktemp("github"))
+    yield fake
+    assert fake.violations == [], "requests broke GitHub's API description"

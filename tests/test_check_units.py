@@ -15,8 +15,8 @@ from scaffold.adapters.schemas import (
     supported_kubernetes_versions,
 )
 from scaffold.errors import ToolMissingError, UsageError
-from scaffold.rules import catalogue
 from scaffold.services.check.roots import discover, is_remote
+from scaffold.services.check.rules import catalogue
 from scaffold.services.check.sources import load_source, scan_repo, walk_yaml_files
 
 

@@ -1,14 +1,66 @@
-"""git through subprocess, with a fixed, non-interactive environment."""
+"""git through subprocess, with a fixed, non-interactive environment.
+
+Remote operations (clone, fetch, push, ls-remote) go through the git CLI so the
+user's git config applies (``url.<base>.insteadOf``, credential helpers, proxies,
+GitHub Enterprise Server). A token reaches git only through the environment of
+the git process: :meth:`Git.with_token` adds an ``http.<base>.extraHeader`` entry
+with ``GIT_CONFIG_COUNT`` / ``GIT_CONFIG_KEY_n`` / ``GIT_CONFIG_VALUE_n``, so it is
+never in a remote URL, a ``.git/config``, the work tree, a log or an error message
+(git does not print extra headers). Every URL and ref is passed after
+``--end-of-options`` so a value starting with ``-`` is never read as an option.
+"""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scaffold.errors import GitError, UsageError
+
+
+def config_env(
+    base: Mapping[str, str], entries: Sequence[tuple[str, str]]
+) -> dict[str, str]:
+    """``base`` plus git config ``entries`` given through the environment.
+
+    Like ``git -c KEY=VALUE`` for every git process started with this environment
+    (``GIT_CONFIG_COUNT``, git >= 2.31); entries already in ``base`` are kept.
+    """
+    env = dict(base)
+    try:
+        count = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
+    except ValueError:
+        count = 0
+    for key, value in entries:
+        env[f"GIT_CONFIG_KEY_{count}"] = key
+        env[f"GIT_CONFIG_VALUE_{count}"] = value
+        count += 1
+    env["GIT_CONFIG_COUNT"] = str(count)
+    return env
+
+
+def url_base(url: str) -> str:
+    """``scheme://host[:port]/`` of a remote URL (what an http.<url>.* key scopes)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise UsageError(f"{url!r}: expected an http(s) clone URL")
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return f"{parts.scheme}://{host}/"
+
+
+def auth_header(url: str, token: str) -> tuple[str, str]:
+    """The config entry that sends ``token`` to ``url``'s host, and only there.
+
+    GitHub (and GHES) accept HTTP basic auth with the user ``x-access-token``
+    and the token as password, for PATs and App installation tokens alike.
+    """
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
+    return f"http.{url_base(url)}.extraHeader", f"AUTHORIZATION: basic {basic}"
 
 
 class Git:
@@ -18,6 +70,14 @@ class Git:
         base = dict(os.environ if env is None else env)
         base.setdefault("GIT_TERMINAL_PROMPT", "0")
         self._env = base
+
+    def with_config(self, entries: Sequence[tuple[str, str]]) -> Git:
+        """A Git whose every process also sees these config entries (env only)."""
+        return Git(env=config_env(self._env, entries))
+
+    def with_token(self, url: str, token: str) -> Git:
+        """A Git that authenticates to ``url``'s host with ``token`` (env only)."""
+        return self.with_config([auth_header(url, token)])
 
     def run(
         self,
@@ -157,6 +217,108 @@ class Git:
     def clone(self, src: Path, dest: Path) -> None:
         """A local clone of ``src`` at its checked-out commit."""
         self.run(dest.parent, "clone", "-q", "--no-hardlinks", str(src), dest.name)
+
+    # --- remotes ------------------------------------------------------------------
+
+    def clone_remote(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        branch: str | None = None,
+        depth: int | None = None,
+        bare: bool = False,
+    ) -> None:
+        """``git clone`` of a remote ``url`` into ``dest`` (which must not exist).
+
+        ``branch`` checks that branch out (and, with ``depth``, fetches only it);
+        ``bare`` makes a bare mirror-style clone (all branches and tags).
+        """
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        args = ["clone", "-q", "--no-tags"] if not bare else ["clone", "-q", "--bare"]
+        if branch:
+            args += ["--branch", branch]
+        if depth:
+            args += ["--depth", str(depth)]
+        self.run(dest.parent, *args, "--end-of-options", url, dest.name)
+
+    def fetch(
+        self, repo: Path, remote: str, *refspecs: str, prune: bool = False
+    ) -> None:
+        """``git fetch`` of ``refspecs`` (default: the configured ones)."""
+        args = ["fetch", "-q", "--no-tags"]
+        if prune:
+            args.append("--prune")
+        self.run(repo, *args, "--end-of-options", remote, *refspecs)
+
+    def push(
+        self,
+        repo: Path,
+        remote: str,
+        *,
+        local: str,
+        branch: str,
+        expect: str | None,
+    ) -> None:
+        """Push ``local`` (a commit or ref) to ``refs/heads/<branch>`` on ``remote``.
+
+        ``--force-with-lease``: the remote branch must still be at ``expect``
+        (``None``: must not exist yet), so a concurrent push is never overwritten.
+        """
+        ref = f"refs/heads/{branch}"
+        lease = f"--force-with-lease={ref}:{expect or ''}"
+        self.run(
+            repo,
+            "push",
+            "-q",
+            "--no-verify",
+            lease,
+            "--end-of-options",
+            remote,
+            f"{local}:{ref}",
+        )
+
+    def ls_remote(
+        self, remote: str, *patterns: str, cwd: Path | None = None
+    ) -> dict[str, str]:
+        """``git ls-remote`` of ``remote``: ref name -> sha (``patterns`` filter)."""
+        out = self.run(
+            cwd or Path.cwd(),
+            "ls-remote",
+            "--refs",
+            "--end-of-options",
+            remote,
+            *patterns,
+        )
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if name:
+                refs[name] = sha
+        return refs
+
+    def tag_message(self, repo: Path, tag: str) -> str:
+        """An annotated tag's message (a lightweight tag: its commit's message)."""
+        out = self.run(repo, "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}")
+        return out.strip()
+
+    def tree_of(self, repo: Path, rev: str) -> str | None:
+        """The tree sha of ``rev`` (None when ``rev`` does not name a commit)."""
+        out = self.run(
+            repo,
+            "rev-parse",
+            "-q",
+            "--verify",
+            "--end-of-options",
+            f"{rev}^{{tree}}",
+            check=False,
+        )
+        return out.strip() or None
+
+    def remote_tags(self, remote: str, *, cwd: Path | None = None) -> list[str]:
+        """Tag names of ``remote`` (a URL or a local repository path)."""
+        refs = self.ls_remote(remote, "refs/tags/*", cwd=cwd)
+        return [name.removeprefix("refs/tags/") for name in refs]
 
 
 _IDENT = re.compile(r"^(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+@[^<>\s]+)>$")

@@ -2,27 +2,24 @@
 
 ``scaffold fleet add-app FLEET --set name=web --set app_image=ghcr.io/acme/web``
 registers an app (also third-party images without an app repo);
-``scaffold new app DEST --infra FLEET`` uses :func:`register_new_app` to do the same
-for the app repo it just generated.
+``scaffold new app DEST --infra FLEET`` prints :func:`added_summary` too.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scaffold.adapters.git import Git
 from scaffold.cli.app import app, handle_errors
-from scaffold.cli.new import load_answers, parse_set
-from scaffold.errors import UsageError
+from scaffold.cli.inputs import load_answers, parse_set
 from scaffold.layout import FLEET_APPS_DIR, FLUX_APP_KUSTOMIZATION
 
 if TYPE_CHECKING:
-    from scaffold.models import TemplateSource
-    from scaffold.services.fleet import AddedApp, Fleet
+    from scaffold.services.fleet import AddedApp
 
 fleet_app = typer.Typer(
     name="fleet",
@@ -33,7 +30,8 @@ fleet_app = typer.Typer(
 app.add_typer(fleet_app, name="fleet")
 
 
-def _summary(added: AddedApp) -> str:
+def added_summary(added: AddedApp) -> str:
+    """One line: which app was registered in which fleet, and how."""
     where = (
         FLUX_APP_KUSTOMIZATION.format(env="<env>", name=added.name)
         + " (Flux Kustomizations)"
@@ -98,7 +96,7 @@ def add_app_command(
             templates=CopierTemplates(git=git),
             git=None if no_commit else git,
         )
-        typer.echo(_summary(added))
+        typer.echo(added_summary(added))
 
 
 @fleet_app.command("example-secret")
@@ -119,33 +117,3 @@ def example_secret_command(
         )
         for rel in written:
             typer.echo(f"Encrypted {rel}")
-
-
-# --- used by `scaffold new app DEST --infra FLEET` ---------------------------------
-
-
-def check_infra(infra: Path, kind: str, data: dict[str, Any]) -> Fleet:
-    """Fail fast (exit 2, nothing written) before the app repo is generated."""
-    from scaffold.services.fleet import preflight
-
-    if kind != "app":
-        raise UsageError("--infra: only `scaffold new app` can register into a fleet")
-    return preflight(infra, data.get("name"), git=Git())
-
-
-def register_new_app(
-    infra: Path, app_answers: dict[str, Any], source: TemplateSource, *, commit: bool
-) -> str:
-    """Register the freshly generated app repo in the fleet; return a summary."""
-    from scaffold.adapters.templates import CopierTemplates
-    from scaffold.services.fleet import add_app, fleet_answers_from_app
-
-    git = Git()
-    added = add_app(
-        fleet_path=infra,
-        answers=fleet_answers_from_app(app_answers),
-        source=source,
-        templates=CopierTemplates(git=git),
-        git=git if commit else None,
-    )
-    return _summary(added)

@@ -63,6 +63,28 @@ def api_url_from(option: str | None, env: Mapping[str, str]) -> str:
     return url
 
 
+WRITE_INTERVAL_VAR = "SCAFFOLD_WRITE_INTERVAL"
+
+
+def write_interval_from(env: Mapping[str, str]) -> float:
+    """Seconds between two write calls: $SCAFFOLD_WRITE_INTERVAL, else 1.
+
+    GitHub asks for writes to be made serially at least a second apart (its
+    secondary rate limits); a GitHub Enterprise Server with other limits, or a
+    test server, may set less.
+    """
+    raw = env.get(WRITE_INTERVAL_VAR, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60:
+        raise ConfigError(f"{WRITE_INTERVAL_VAR}: must be a number of seconds, 0-60")
+    return value
+
+
 def _show(value: Any) -> str:
     return json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
 
@@ -152,7 +174,8 @@ def protect_cmd(
         settings = load_settings(path)
         url = api_url_from(api_url, os.environ)
         token = token_from_env(os.environ)
-        with GitHubClient(token=token, api_url=url) as client:
+        interval = write_interval_from(os.environ)
+        with GitHubClient(token=token, api_url=url, write_interval=interval) as client:
             report = protect(
                 settings=settings,
                 repo=ref,

@@ -1,13 +1,6 @@
-"""Use case: register apps in a fleet (infra) repo.
-
-Each app is its own Copier instance of the ``fleet-app`` template, rendered into the
-fleet with its own answers file ``apps/<name>/.copier-answers.yml`` so that
-``scaffold update`` (copier update with that answers file) can update it later.
-
-Flux fleets get one Kustomization per app and env (``clusters/<env>/apps/<name>.yaml``);
-Argo CD fleets need nothing besides ``apps/<name>/overlays/<env>``, which the
-ApplicationSets discover. Nothing shared is edited, so two apps never conflict.
-"""
+"""Use case: register apps in a fleet (infra) repo, each its own Copier instance
+of the ``fleet-app`` template with the answers file ``apps/<name>/.copier-answers.yml``
+(the layout: the README's "Fleets" section)."""
 
 from __future__ import annotations
 
@@ -162,19 +155,9 @@ def read_fleet(path: Path, *, field: str = "fleet") -> Fleet:
 
 def check_app_name(fleet: Fleet, name: object) -> str:
     """Validate the app name for this fleet; return it."""
-    if name is None or name == "":
-        raise InvalidAnswerError(key="name", rule="required")
+    if rule := app_name_problem(name):
+        raise InvalidAnswerError(key="name", rule=rule)
     text = str(name)
-    if not _DNS_LABEL.match(text) or len(text) > 40:
-        raise InvalidAnswerError(
-            key="name",
-            rule="must be a DNS-1123 label of at most 40 characters "
-            "(lowercase letters, digits and '-')",
-        )
-    if text in RESERVED_APP_NAMES:
-        raise InvalidAnswerError(
-            key="name", rule=f"{text!r} is reserved for the fleet's own objects"
-        )
     if fleet.app_dir(text).exists():
         raise AppExistsError(name=text, fleet=str(fleet.path))
     return text
@@ -194,6 +177,42 @@ def preflight(
     return fleet
 
 
+def preflight_new_app(
+    infra: Path, kind: str, answers: dict[str, Any], *, git: Git | None
+) -> Fleet:
+    """Fail fast (exit 2, nothing written) before a new app repo is generated."""
+    if kind != "app":
+        raise UsageError("--infra: only `scaffold new app` can register into a fleet")
+    return preflight(infra, answers.get("name"), git=git)
+
+
+def register_app(
+    *,
+    fleet_path: Path,
+    app_answers: dict[str, Any],
+    source: TemplateSource,
+    templates: FleetAppRenderer,
+    git: Git | None,
+    extra: dict[str, Any] | None = None,
+    author: str | None = None,
+) -> AddedApp:
+    """Register an app repo (by its answers) in the fleet at ``fleet_path``.
+
+    The fleet answers come from :func:`fleet_answers_from_app`; ``extra`` adds or
+    overrides fleet-app answers (e.g. ``replicas``). ``scaffold new app --infra``
+    and ``scaffold bootstrap`` both register apps through this function.
+    """
+    answers = {**fleet_answers_from_app(app_answers), **(extra or {})}
+    return add_app(
+        fleet_path=fleet_path,
+        answers=answers,
+        source=source,
+        templates=templates,
+        git=git,
+        author=author,
+    )
+
+
 def fleet_answers_from_app(app_answers: dict[str, Any]) -> dict[str, Any]:
     """Answers for the fleet-app template derived from an app repo's answers."""
     result: dict[str, Any] = {}
@@ -204,6 +223,48 @@ def fleet_answers_from_app(app_answers: dict[str, Any]) -> dict[str, Any]:
     if registry and app_answers.get("name"):
         result["app_image"] = f"{registry}/{app_answers['name']}"
     return result
+
+
+def fleet_app_data(
+    fleet_answers: dict[str, Any], answers: dict[str, Any]
+) -> dict[str, Any]:
+    """The fleet-app template's answers: ``answers`` plus what the fleet fixes.
+
+    Owner, default branch and CODEOWNERS default to the fleet's; the GitOps engine
+    and secrets mode are the fleet's (a different value is an error).
+    """
+    for key in _INHERITED:
+        if key in answers and answers[key] != fleet_answers.get(key):
+            raise InvalidAnswerError(
+                key=key,
+                rule=f"is {fleet_answers.get(key)!r} for every app of this fleet",
+            )
+    data: dict[str, Any] = {
+        "owner": str(fleet_answers.get("owner", "")),
+        "default_branch": str(fleet_answers.get("default_branch", DEFAULT_BRANCH)),
+        **{k: v for k, v in answers.items() if k not in _INHERITED},
+        "repo_kind": FLEET_APP_KIND,
+        "gitops_engine": fleet_answers.get("gitops_engine"),
+        "secrets": fleet_answers.get("secrets"),
+    }
+    if "codeowners" in fleet_answers and "codeowners" not in answers:
+        data["codeowners"] = fleet_answers["codeowners"]
+    return data
+
+
+def app_name_problem(name: object) -> str | None:
+    """The rule an app name breaks inside a fleet, or None."""
+    if name is None or name == "":
+        return "required"
+    text = str(name)
+    if not _DNS_LABEL.match(text) or len(text) > 40:
+        return (
+            "must be a DNS-1123 label of at most 40 characters "
+            "(lowercase letters, digits and '-')"
+        )
+    if text in RESERVED_APP_NAMES:
+        return f"{text!r} is reserved for the fleet's own objects"
+    return None
 
 
 def _check_known(answers: dict[str, Any], questions: list[Question]) -> None:
@@ -232,22 +293,7 @@ def add_app(
     """
     fleet = read_fleet(fleet_path)
     name = check_app_name(fleet, answers.get("name"))
-    for key in _INHERITED:
-        if key in answers and answers[key] != fleet.answers.get(key):
-            raise InvalidAnswerError(
-                key=key,
-                rule=f"is {fleet.answers.get(key)!r} for every app of this fleet",
-            )
-    data: dict[str, Any] = {
-        "owner": fleet.owner,
-        "default_branch": fleet.default_branch,
-        **{k: v for k, v in answers.items() if k not in _INHERITED},
-        "repo_kind": FLEET_APP_KIND,
-        "gitops_engine": fleet.engine,
-        "secrets": fleet.secrets,
-    }
-    if "codeowners" in fleet.answers and "codeowners" not in answers:
-        data["codeowners"] = fleet.answers["codeowners"]
+    data = fleet_app_data(fleet.answers, answers)
     _check_known(data, templates.questions(source))
     use_git = git is not None and git.is_repo_root(fleet.path)
     if use_git and git is not None and git.is_dirty(fleet.path):

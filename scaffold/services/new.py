@@ -8,8 +8,10 @@ on success, so a failure (bad answer, template error, git error) writes nothing.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +21,12 @@ from scaffold.errors import DestinationExistsError, UsageError
 from scaffold.layout import DEFAULT_BRANCH
 from scaffold.models import GeneratedRepo, Question, RepoKind, TemplateSource
 from scaffold.services.answers import AnswerRules, merge_kind
+from scaffold.services.fleet import (
+    AddedApp,
+    FleetAppRenderer,
+    preflight_new_app,
+    register_app,
+)
 
 
 class TemplateRenderer(Protocol):
@@ -39,12 +47,8 @@ class TemplateRenderer(Protocol):
 
 
 def default_ref(tags: list[str], *, version: str, is_checkout: bool) -> str | None:
-    """The template version ``scaffold new`` uses when none is asked for.
-
-    1. ``v<version>``, the release matching this CLI, when the source has that tag;
-    2. else ``HEAD`` for the source checkout scaffold runs from (developers, demo);
-    3. else None: copier's choice, the highest PEP 440 tag.
-    """
+    """The template version ``scaffold new`` uses when none is asked for (the
+    order is README.md's "Template source and versions"; None: copier's choice)."""
     tag = f"v{version}"
     if tag in tags:
         return tag
@@ -113,18 +117,28 @@ def check_git_identity(git: Git, where: Path, author: str | None) -> None:
 
 
 def next_steps(dest: Path, answers: dict[str, Any], *, git: bool) -> list[str]:
-    """What the user does after ``scaffold new``."""
+    """What the user does after ``scaffold new``, as lines of a shell script.
+
+    Every line is a command to paste or a ``#`` comment; a test runs them as
+    printed.
+    """
     owner, name = answers.get("owner", "OWNER"), answers.get("name", dest.name)
-    branch = answers.get("default_branch", DEFAULT_BRANCH)
-    steps = [f"cd {dest}"]
+    branch = str(answers.get("default_branch", DEFAULT_BRANCH))
+    repo = f"{owner}/{name}"
+    steps = [shlex.join(["cd", str(dest)])]
     if not git:
-        steps.append(f"git init -b {branch} && git add -A && git commit -m 'initial'")
+        steps += [
+            shlex.join(["git", "init", "-b", branch]),
+            "git add -A",
+            "git commit -m 'initial'",
+        ]
     steps += [
-        f"create the GitHub repo {owner}/{name} (empty), then: "
-        f"git remote add origin git@github.com:{owner}/{name}.git "
-        f"&& git push -u origin {branch}",
+        f"# create the empty GitHub repo {repo}, then push to it:",
+        shlex.join(["git", "remote", "add", "origin", f"git@github.com:{repo}.git"]),
+        shlex.join(["git", "push", "-u", "origin", branch]),
         "scaffold check .",
-        f"scaffold protect {owner}/{name}",
+        f"{shlex.join(['scaffold', 'protect', '.', '--repo', repo])}"
+        "  # GITHUB_TOKEN: a repo admin's token",
     ]
     return steps
 
@@ -180,3 +194,74 @@ def create_repo(
         next_steps=next_steps(dest, rendered.answers, git=git is not None),
         notes=rendered.notes,
     )
+
+
+class NewRenderer(TemplateRenderer, FleetAppRenderer, Protocol):
+    """Renders repos and fleet apps (``adapters.templates.CopierTemplates``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewOptions:
+    """What ``scaffold new`` was asked to do, once parsing and the wizard are over.
+
+    ``answers`` are the given answers (without ``repo_kind``; unanswered questions
+    take their defaults); ``commit=False`` is ``--no-git``; ``infra`` is the fleet
+    the new app is registered in.
+    """
+
+    kind: RepoKind
+    dest: Path
+    answers: dict[str, Any]
+    source: TemplateSource
+    commit: bool = True
+    force: bool = False
+    author: str | None = None
+    infra: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewResult:
+    """Result of :func:`run_new`."""
+
+    repo: GeneratedRepo
+    registered: AddedApp | None = None
+
+
+def run_new(
+    options: NewOptions,
+    *,
+    templates: NewRenderer,
+    git: Git,
+    rules: AnswerRules | None = None,
+) -> NewResult:
+    """The ``scaffold new`` use case: generate a repo, register an app in a fleet.
+
+    With ``infra``, everything the registration checks (the fleet, the app name,
+    a clean fleet) is checked before anything is written.
+    """
+    rules = rules or AnswerRules(templates.questions(options.source))
+    commit_git = git if options.commit else None
+    if options.infra is not None:
+        complete = rules.require(merge_kind(options.kind.value, options.answers))
+        preflight_new_app(options.infra, options.kind.value, complete, git=git)
+    repo = create_repo(
+        kind=options.kind,
+        dest=options.dest,
+        answers=options.answers,
+        source=options.source,
+        templates=templates,
+        git=commit_git,
+        force=options.force,
+        author=options.author,
+        rules=rules,
+    )
+    registered = None
+    if options.infra is not None:
+        registered = register_app(
+            fleet_path=options.infra,
+            app_answers=repo.answers,
+            source=options.source,
+            templates=templates,
+            git=commit_git,
+        )
+    return NewResult(repo=repo, registered=registered)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scaffold.rules import Severity, catalogue
 from scaffold.services.check.report import Finding
+from scaffold.services.check.rules import RuleId, Severity, catalogue
 from scaffold.services.check.settings import CheckSettings
 
 #: Longest message kept (file-derived values are clipped well before this).
@@ -41,9 +41,9 @@ class Collector:
     ) -> None:
         if not self.enabled(rule):
             return
-        spec = self.rules[rule]
+        spec = self.rules[RuleId(rule)]  # an id not in the catalogue fails here
         severity = spec.severity
-        if self.settings.strict and rule == "schema-missing":
+        if self.settings.strict and rule == RuleId.SCHEMA_MISSING:
             severity = Severity.ERROR
         finding = Finding(
             rule=rule,

@@ -12,6 +12,7 @@ from scaffold.services.check.collect import Collector
 from scaffold.services.check.locate import Located, images_entry, object_label
 from scaffold.services.check.policies.common import clip
 from scaffold.services.check.roots import KustomizationRoot
+from scaffold.services.check.rules import RuleId
 from scaffold.services.check.substitute import unresolved
 
 _UNEXPECTED = re.compile(r"\('([^']+)' (?:was|were) unexpected\)")
@@ -69,7 +70,7 @@ def check_object(
     for rule, path, message in policies.pod_checks(obj, ctx.scopes):
         override = (
             images_entry(members, policies.value_at(obj, path))
-            if rule.endswith("tag")
+            if rule == RuleId.DISALLOW_LATEST_TAG
             else None
         )
         if override is not None:
