@@ -74,6 +74,10 @@ def hostile_repo(repo: Path) -> Path:
         KUST + "resources: [../etc/hostname]\n"
     )
     (repo / "etc").symlink_to("/etc")
+    # and through a kustomization file that is a symlink out of the repo
+    (repo / "k2" / "base").mkdir(parents=True)
+    (repo / "k2" / "base" / "kustomization.yaml").symlink_to("/etc/hostname")
+    (repo / "k2" / "kustomization.yaml").write_text(KUST + "resources: [base]\n")
     # and a cycle
     (repo / "c1").mkdir()
     (repo / "c2").mkdir()
@@ -100,9 +104,10 @@ def test_hostile_files_are_refused_with_a_finding(tmp_path: Path) -> None:
     assert any("not valid UTF-8" in m for f, m in refused.items() if "bad-" in f)
     rules = {(f["rule"], f["file"]) for f in data["findings"]}  # type: ignore[attr-defined]
     assert ("kustomize-outside-repo", "k/kustomization.yaml") in rules
+    assert ("kustomize-outside-repo", "k2/kustomization.yaml") in rules
     assert ("kustomize-build", "c1/kustomization.yaml") in rules
     roots = {r["path"]: r["status"] for r in data["roots"]}  # type: ignore[attr-defined]
-    assert roots["k"] == roots["c1"] == roots["c2"] == "failed"
+    assert roots["k"] == roots["k2"] == roots["c1"] == roots["c2"] == "failed"
     assert roots["app"] == "built"
     assert "root:" not in json.dumps(data)  # no /etc/passwd content echoed
 

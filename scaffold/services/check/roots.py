@@ -244,8 +244,13 @@ def discover(
                 continue
             if target not in roots:
                 file = kustomization_file(target)
-                loaded = load(file) if file is not None and load is not None else None
-                if loaded is None:
+                if file is None or load is None:
+                    continue
+                loaded = load(file)
+                if loaded is None:  # refused (a symlink out, not a regular file)
+                    root.unsafe.append(
+                        Problem(root, where, f"{_clip(entry)}: kustomization not read")
+                    )
                     continue
                 roots[target] = _make_root(repo, loaded, hidden=True)
                 queue.append(roots[target])
