@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -106,16 +106,7 @@ def check_repo(
     for rel, why in scan.refused:
         out.add("file-skipped", rel, None, f"not read: {why}")
     sources = [s for s in (read(path) for path in scan.files) if s is not None]
-    index: dict[tuple[str, str], list[tuple[SourceFile, Document]]] = {}
-    for source in sources:
-        if source.is_kustomization or source.in_github:
-            continue
-        for doc in source.objects():
-            index.setdefault((doc.data["kind"], str(source_name(doc.data))), []).append(
-                (source, doc)
-            )
-            if doc.data["kind"] == "CustomResourceDefinition":
-                schemas.add_crd(doc.data)
+    index = _index(sources, schemas)
     all_objects = [doc.data for entries in index.values() for _, doc in entries]
     fluxes = flux_kustomizations(all_objects)
     kroots, plain_roots = discover(
@@ -134,7 +125,9 @@ def check_repo(
     _check_sources(sources, kroots, ctx)
     subs = substitutions(fluxes)
 
-    results: list[RootResult] = [
+    for chart in scan.charts:
+        out.add("helm-chart", f"{chart}/Chart.yaml", None, HELM_CHART_REASON)
+    results = [
         RootResult(
             path=chart,
             type="helm-chart",
@@ -143,38 +136,20 @@ def check_repo(
         )
         for chart in scan.charts
     ]
-    for chart in scan.charts:
-        out.add("helm-chart", f"{chart}/Chart.yaml", None, HELM_CHART_REASON)
-    targets: list[Target] = []
-    for kroot in kroots:
-        result = _classify(kroot, out)
-        if result is not None:
-            if not kroot.hidden:
-                results.append(result)
-            continue
-        members = closure(kroot, by_dir)
-        targets.append(
-            Target(
-                root=kroot,
-                closure=members,
-                scope=load_scope(members),
-                patches=patch_files(members),
-                run=lambda d=kroot.dir: kustomize.build(d),  # type: ignore[misc]
-                substitute=subs.get(kroot.rel),
-            )
-        )
+    targets = _plan(kroots, by_dir, kustomize, subs, out, results)
 
     objects = 0
     not_validated = 0
-    for plain in plain_roots:
-        result, missing = _check_plain(plain, ctx, subs.get(plain.rel))
-        objects += result.objects
-        not_validated += missing
-        results.append(result)
     jobs = settings.jobs or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(targets)))) as pool:
-        # results arrive in order; checking one overlaps the builds still running
+        # every build starts now; plain directories are checked meanwhile, and
+        # each build's objects while the later builds still run
         outputs = pool.map(lambda t: t.run(), targets)
+        for plain in plain_roots:
+            result, missing = _check_plain(plain, ctx, subs.get(plain.rel))
+            objects += result.objects
+            not_validated += missing
+            results.append(result)
         for target, output in zip(targets, outputs, strict=True):
             result, missing = _check_built(target, output, locator, ctx)
             objects += result.objects
@@ -196,6 +171,53 @@ def check_repo(
         not_validated=not_validated,
         seconds=round(time.perf_counter() - start, 3),
     )
+
+
+def _index(
+    sources: Sequence[SourceFile], schemas: Schemas
+) -> dict[tuple[str, str], list[tuple[SourceFile, Document]]]:
+    """(kind, name) -> the source documents of objects (kustomizations and
+    .github excluded); CRDs found are registered with ``schemas``."""
+    index: dict[tuple[str, str], list[tuple[SourceFile, Document]]] = {}
+    for source in sources:
+        if source.is_kustomization or source.in_github:
+            continue
+        for doc in source.objects():
+            key = (doc.data["kind"], str(source_name(doc.data)))
+            index.setdefault(key, []).append((source, doc))
+            if doc.data["kind"] == "CustomResourceDefinition":
+                schemas.add_crd(doc.data)
+    return index
+
+
+def _plan(
+    kroots: Sequence[KustomizationRoot],
+    by_dir: Mapping[Path, KustomizationRoot],
+    kustomize: Builder,
+    subs: Mapping[str, dict[str, str]],
+    out: Collector,
+    results: list[RootResult],
+) -> list[Target]:
+    """The roots to build; the others' results are appended to ``results``."""
+    targets: list[Target] = []
+    for kroot in kroots:
+        result = _classify(kroot, out)
+        if result is not None:
+            if not kroot.hidden:
+                results.append(result)
+            continue
+        members = closure(kroot, by_dir)
+        targets.append(
+            Target(
+                root=kroot,
+                closure=members,
+                scope=load_scope(members),
+                patches=patch_files(members),
+                run=lambda d=kroot.dir: kustomize.build(d),  # type: ignore[misc]
+                substitute=subs.get(kroot.rel),
+            )
+        )
+    return targets
 
 
 def _check_sources(
