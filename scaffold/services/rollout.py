@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from scaffold.adapters.git import Git, auth_header, config_env
-from scaffold.adapters.templates import is_local
+from scaffold.config import is_local
 from scaffold.errors import GitError, ScaffoldError, UsageError
 from scaffold.services.discovery import (
     FoundRepo,
@@ -290,6 +290,10 @@ def _run_job(job: _Job) -> _Work:
 
 def _push(git: Git, work: Path, job: _Job, result: _Work) -> _Work:
     """Push the update branch unless the remote one already holds the same tree."""
+    if job.branch == job.default_branch:  # never, whatever the names
+        return replace(
+            result, error=f"refusing to push to the default branch {job.branch}"
+        )
     ref = f"refs/heads/{job.branch}"
     remote = git.ls_remote("origin", ref, cwd=work).get(ref)
     if remote is not None:
@@ -381,7 +385,9 @@ def _fetch_template(options: RolloutOptions, git: Git, token: str | None) -> Pat
         with contextlib.suppress(UsageError):  # ssh:// etc.: the user's own auth
             remote_git = git.with_token(options.template, token)
     if (mirror / "HEAD").is_file():
-        remote_git.run(mirror, "remote", "set-url", "origin", options.template)
+        remote_git.run(
+            mirror, "remote", "set-url", "--end-of-options", "origin", options.template
+        )
         remote_git.fetch(
             mirror,
             "origin",

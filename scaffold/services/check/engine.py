@@ -258,16 +258,35 @@ def _check_sources(
 
 def _classify(kroot: KustomizationRoot, out: Collector) -> RootResult | None:
     """The result of a root that is not built by itself (None: build it)."""
+    status, reason = _not_built(kroot, out) or (None, None)
+    if status is None or reason is None:
+        return None
+    return RootResult(
+        path=kroot.rel, type="kustomization", status=status, reason=reason
+    )
 
-    def root(status: RootStatus, reason: str) -> RootResult:
-        return RootResult(
-            path=kroot.rel, type="kustomization", status=status, reason=reason
-        )
 
+def _not_built(
+    kroot: KustomizationRoot, out: Collector
+) -> tuple[RootStatus, str] | None:
     if kroot.source.error is not None:
-        return root(RootStatus.FAILED, "kustomization does not parse")
+        return RootStatus.FAILED, "kustomization does not parse"
     if kroot.component:
-        return root(RootStatus.COMPONENT, "built through the roots using it")
+        return RootStatus.COMPONENT, "built through the roots using it"
+    if kroot.cycle or kroot.unsafe or kroot.remote:
+        return _report_unbuildable(kroot, out)
+    if kroot.referenced_by:
+        return RootStatus.INCLUDED, "built via " + ", ".join(kroot.referenced_by)
+    if kroot.hidden:
+        return RootStatus.INCLUDED, "read through a reference"
+    return None
+
+
+def _report_unbuildable(
+    kroot: KustomizationRoot, out: Collector
+) -> tuple[RootStatus, str]:
+    """Findings for a cycle, loads outside the repo or remote references, each at
+    the kustomization and line that makes them."""
     if kroot.cycle:
         loop = " -> ".join(kroot.cycle)
         out.add(
@@ -277,7 +296,7 @@ def _classify(kroot: KustomizationRoot, out: Collector) -> RootResult | None:
             f"kustomizations include each other: {loop}",
             root=kroot.rel,
         )
-        return root(RootStatus.FAILED, f"reference cycle {loop}")
+        return RootStatus.FAILED, f"reference cycle {loop}"
     if kroot.unsafe:
         for problem in kroot.unsafe:
             out.add(
@@ -288,23 +307,16 @@ def _classify(kroot: KustomizationRoot, out: Collector) -> RootResult | None:
                 "not built",
                 root=kroot.rel,
             )
-        return root(RootStatus.FAILED, "loads files outside the repository")
-    if kroot.remote:
-        why = "; ".join(kroot.remote)
-        for problem in kroot.remote_at:
-            out.add(
-                "kustomize-remote",
-                problem.owner.file_rel,
-                problem.owner.line_of(problem.path),
-                f"not built (offline, never fetched): {problem.message}",
-                root=kroot.rel,
-            )
-        return root(RootStatus.SKIPPED, why)
-    if kroot.referenced_by:
-        return root(RootStatus.INCLUDED, "built via " + ", ".join(kroot.referenced_by))
-    if kroot.hidden:
-        return root(RootStatus.INCLUDED, "read through a reference")
-    return None
+        return RootStatus.FAILED, "loads files outside the repository"
+    for problem in kroot.remote_at:
+        out.add(
+            "kustomize-remote",
+            problem.owner.file_rel,
+            problem.owner.line_of(problem.path),
+            f"not built (offline, never fetched): {problem.message}",
+            root=kroot.rel,
+        )
+    return RootStatus.SKIPPED, "; ".join(kroot.remote)
 
 
 def _check_plain(
@@ -346,40 +358,60 @@ def _check_plain(
 def _check_built(
     target: Target, output: BuildOutput, locator: Locator, ctx: Context
 ) -> tuple[RootResult, int]:
+    """Check one build's objects (or, when it failed, its files one by one);
+    returns the root's result and how many objects had no schema."""
     out = ctx.out
     report_deprecations(target, output.stderr, out)
-
-    def result(status: RootStatus, count: int, reason: str | None) -> RootResult:
-        return RootResult(
-            path=target.rel,
-            type="kustomization",
-            status=status,
-            reason=reason,
-            objects=count,
-            seconds=round(output.seconds, 3),
-        )
-
+    status, reason = RootStatus.BUILT, None
     if output.returncode != 0:
         report_build_failure(target, output.stderr, out)
-        count = missing = 0
-        for source in resource_files(target, locator.source):
-            for doc in source.objects():
-                count += 1
-                where = Located(source.rel, doc)
-                if not check_object(doc.data, where, target.rel, ctx):
-                    missing += 1
+        status = RootStatus.FAILED
         reason = out.clean("kustomize build failed: " + error_line(output.stderr), 240)
+        count, missing = _check_files(target, locator, ctx)
         if count:
             reason += "; its files were checked one by one"
-        return result(RootStatus.FAILED, count, reason), missing
-    try:
-        docs = parse_yaml(output.stdout, ManifestLoader)
-    except yaml.YAMLError as exc:
-        message = f"unreadable build output: {str(exc)[:200]}"
-        out.add("kustomize-build", target.root.file_rel, None, message, root=target.rel)
-        return result(RootStatus.FAILED, 0, "unreadable build output"), 0
+    else:
+        try:
+            count, missing = _check_output(target, output, locator, ctx)
+        except yaml.YAMLError as exc:
+            message = f"unreadable build output: {str(exc)[:200]}"
+            out.add(
+                "kustomize-build", target.root.file_rel, None, message, root=target.rel
+            )
+            status, reason, count, missing = (
+                RootStatus.FAILED,
+                "unreadable build output",
+                0,
+                0,
+            )
+    result = RootResult(
+        path=target.rel,
+        type="kustomization",
+        status=status,
+        reason=reason,
+        objects=count,
+        seconds=round(output.seconds, 3),
+    )
+    return result, missing
+
+
+def _check_files(target: Target, locator: Locator, ctx: Context) -> tuple[int, int]:
+    """A root that did not build: the objects of its resource files, as written."""
     count = missing = 0
-    for doc in docs:
+    for source in resource_files(target, locator.source):
+        for doc in source.objects():
+            count += 1
+            if not check_object(doc.data, Located(source.rel, doc), target.rel, ctx):
+                missing += 1
+    return count, missing
+
+
+def _check_output(
+    target: Target, output: BuildOutput, locator: Locator, ctx: Context
+) -> tuple[int, int]:
+    """The built objects, each located through its origin; raises YAMLError."""
+    count = missing = 0
+    for doc in parse_yaml(output.stdout, ManifestLoader):
         obj = doc.data
         if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
             continue
@@ -387,12 +419,12 @@ def _check_built(
         origin = pop_origin(obj)
         if target.substitute is not None:
             obj = substitute(obj, target.substitute)
-        located = locator.locate(obj, origin, output.base, target.scope, target.patches)
-        if located is None:
-            located = Located(target.root.file_rel, None)
+        located = locator.locate(
+            obj, origin, output.base, target.scope, target.patches
+        ) or Located(target.root.file_rel, None)
         if not check_object(obj, located, target.rel, ctx, target.closure):
             missing += 1
-    return result(RootStatus.BUILT, count, None), missing
+    return count, missing
 
 
 def _check_workflows(

@@ -56,14 +56,22 @@ def _strings(values: Any, where: Path_) -> Iterator[tuple[Path_, str]]:
 def references(data: Mapping[str, Any]) -> Iterator[tuple[Path_, str, bool]]:
     """(path in the kustomization, entry, may be a directory) for every entry
     kustomize loads from disk or the network."""
-    for name in (*REFERENCE_FIELDS, *PLUGIN_FIELDS):
+    yield from _list_references(data)
+    yield from _path_references(data)
+    yield from _generator_references(data)
+    yield from _helm_references(data)
+
+
+def _list_references(data: Mapping[str, Any]) -> Iterator[tuple[Path_, str, bool]]:
+    fields = [(n, True) for n in (*REFERENCE_FIELDS, *PLUGIN_FIELDS)]
+    fields += [(n, False) for n in FILE_LIST_FIELDS]
+    for name, may_be_dir in fields:
         for where, value in _strings(data.get(name), [name]):
-            if "\n" not in value:
-                yield where, value, True
-    for name in FILE_LIST_FIELDS:
-        for where, value in _strings(data.get(name), [name]):
-            if "\n" not in value:
-                yield where, value, False
+            if "\n" not in value:  # inline YAML, not a path
+                yield where, value, may_be_dir
+
+
+def _path_references(data: Mapping[str, Any]) -> Iterator[tuple[Path_, str, bool]]:
     for name in PATH_ENTRY_FIELDS:
         entries = data.get(name)
         for i, entry in enumerate(entries if isinstance(entries, list) else []):
@@ -72,30 +80,33 @@ def references(data: Mapping[str, Any]) -> Iterator[tuple[Path_, str, bool]]:
     openapi = data.get("openapi")
     if isinstance(openapi, Mapping) and isinstance(openapi.get("path"), str):
         yield ["openapi", "path"], openapi["path"], False
+
+
+def _generator_references(
+    data: Mapping[str, Any],
+) -> Iterator[tuple[Path_, str, bool]]:
     for name in ("configMapGenerator", "secretGenerator"):
         generators = data.get(name)
         for i, gen in enumerate(generators if isinstance(generators, list) else []):
-            if not isinstance(gen, Mapping):
-                continue
             for key in ("files", "envs", "env"):
-                for where, value in _strings(gen.get(key), [name, i, key]):
-                    yield where, value.split("=", 1)[-1], False
+                value = gen.get(key) if isinstance(gen, Mapping) else None
+                for where, entry in _strings(value, [name, i, key]):
+                    yield where, entry.split("=", 1)[-1], False
+
+
+def _helm_references(data: Mapping[str, Any]) -> Iterator[tuple[Path_, str, bool]]:
     charts = data.get("helmCharts")
     for i, chart in enumerate(charts if isinstance(charts, list) else []):
-        if isinstance(chart, Mapping):
-            for key in ("valuesFile", "repo"):
-                if isinstance(chart.get(key), str):
-                    yield ["helmCharts", i, key], chart[key], False
-            for where, value in _strings(
-                chart.get("additionalValuesFiles"),
-                ["helmCharts", i, "additionalValuesFiles"],
-            ):
+        if not isinstance(chart, Mapping):
+            continue
+        for key in ("valuesFile", "repo", "additionalValuesFiles"):
+            for where, value in _strings(chart.get(key), ["helmCharts", i, key]):
                 yield where, value, False
     globals_ = data.get("helmGlobals")
     if isinstance(globals_, Mapping):
         for key in ("chartHome", "configHome"):
-            if isinstance(globals_.get(key), str):
-                yield ["helmGlobals", key], globals_[key], True
+            for where, value in _strings(globals_.get(key), ["helmGlobals", key]):
+                yield where, value, True
 
 
 @dataclass(slots=True)
@@ -228,86 +239,105 @@ def discover(
     sources = list(sources)
     roots: dict[Path, KustomizationRoot] = {}
     for source in sources:
-        if not source.is_kustomization or source.path.parent in roots:
-            continue
-        roots[source.path.parent] = _make_root(repo, source, hidden=False)
+        if source.is_kustomization and source.path.parent not in roots:
+            roots[source.path.parent] = _make_root(repo, source, hidden=False)
     queue = list(roots.values())
     while queue:
-        root = queue.pop(0)
-        for name in HELM_FIELDS:
-            if root.data.get(name):
-                root.remote.append(f"{name} need helm and network access")
-                root.remote_at.append(Problem(root, [name], f"{name} needs helm"))
-        for where, entry, may_be_dir in references(root.data):
-            target = _classify(root, where, entry, repo)
-            if target is None or not may_be_dir or not target.is_dir():
-                continue
-            if target not in roots:
-                file = kustomization_file(target)
-                if file is None or load is None:
-                    continue
-                loaded = load(file)
-                if loaded is None:  # refused (a symlink out, not a regular file)
-                    root.unsafe.append(
-                        Problem(root, where, f"{_clip(entry)}: kustomization not read")
-                    )
-                    continue
-                roots[target] = _make_root(repo, loaded, hidden=True)
-                queue.append(roots[target])
-            if target != root.dir and target not in root.children:
-                root.children.append(target)
-                root.child_refs[target] = where
+        queue.extend(_resolve(queue.pop(0), roots, repo, load))
     _mark_cycles(roots)
-    # remote-ness and unsafe loads propagate to every root that includes them
+    _propagate(roots)
+    plain = _plain_roots(repo, sources, set(roots), flux_paths)
+    return sorted(roots.values(), key=lambda r: r.rel), plain
+
+
+def _resolve(
+    root: KustomizationRoot,
+    roots: dict[Path, KustomizationRoot],
+    repo: Path,
+    load: Callable[[Path], SourceFile | None] | None,
+) -> list[KustomizationRoot]:
+    """Classify every reference of ``root``; returns the kustomizations read for
+    the first time (to resolve in turn)."""
+    new: list[KustomizationRoot] = []
+    for name in HELM_FIELDS:
+        if root.data.get(name):
+            root.remote.append(f"{name} need helm and network access")
+            root.remote_at.append(Problem(root, [name], f"{name} needs helm"))
+    for where, entry, may_be_dir in references(root.data):
+        target = _classify(root, where, entry, repo)
+        if target is None or not may_be_dir or not target.is_dir():
+            continue
+        if target not in roots:
+            file = kustomization_file(target)
+            if file is None or load is None:
+                continue
+            loaded = load(file)
+            if loaded is None:  # refused (a symlink out, not a regular file)
+                root.unsafe.append(
+                    Problem(root, where, f"{_clip(entry)}: kustomization not read")
+                )
+                continue
+            roots[target] = _make_root(repo, loaded, hidden=True)
+            new.append(roots[target])
+        if target != root.dir and target not in root.children:
+            root.children.append(target)
+            root.child_refs[target] = where
+    return new
+
+
+def _propagate(roots: Mapping[Path, KustomizationRoot]) -> None:
+    """Remote references and unsafe loads reach every root including them; the
+    roots that build set ``referenced_by`` on their children."""
     changed = True
     while changed:
         changed = False
         for root in roots.values():
             for child_dir in root.children:
-                child = roots[child_dir]
-                reason = f"includes {child.rel} which cannot be built offline"
-                if child.remote and reason not in root.remote:
-                    root.remote.append(reason)
-                    root.remote_at.extend(child.remote_at)
-                    changed = True
-                for problem in child.unsafe:
-                    if problem not in root.unsafe:
-                        root.unsafe.append(problem)
-                        changed = True
+                changed |= _inherit(root, roots[child_dir])
     for root in roots.values():
-        if root.remote or root.unsafe or root.cycle:
-            continue
-        for child_dir in root.children:
-            roots[child_dir].referenced_by.append(root.rel)
+        if not (root.remote or root.unsafe or root.cycle):
+            for child_dir in root.children:
+                roots[child_dir].referenced_by.append(root.rel)
 
-    in_tree: set[Path] = set(roots)
+
+def _inherit(root: KustomizationRoot, child: KustomizationRoot) -> bool:
+    changed = False
+    reason = f"includes {child.rel} which cannot be built offline"
+    if child.remote and reason not in root.remote:
+        root.remote.append(reason)
+        root.remote_at.extend(child.remote_at)
+        changed = True
+    for problem in child.unsafe:
+        if problem not in root.unsafe:
+            root.unsafe.append(problem)
+            changed = True
+    return changed
+
+
+def _plain_roots(
+    repo: Path,
+    sources: list[SourceFile],
+    in_tree: set[Path],
+    flux_paths: Iterable[str],
+) -> list[PlainRoot]:
+    """Manifest directories outside every kustomization tree, grouped under the
+    deepest Flux path containing them, else under their topmost ancestor holding
+    manifests that is not itself under a Flux path."""
     plain: dict[Path, list[SourceFile]] = {}
     for source in sources:
-        if not source.is_manifest:
-            continue
         directory = source.path.parent
-        if _inside_any(directory, in_tree, repo):
-            continue
-        plain.setdefault(directory, []).append(source)
+        if source.is_manifest and not _inside_any(directory, in_tree, repo):
+            plain.setdefault(directory, []).append(source)
     flux_dirs = sorted(
         {(repo / p).resolve() for p in flux_paths}, key=lambda p: -len(p.parts)
     )
     grouped: dict[Path, list[SourceFile]] = {}
     for directory in sorted(plain, key=lambda p: len(p.parts)):
-        # the deepest Flux path containing it, else its topmost manifest ancestor
-        # that is not itself under a Flux path
         top = next((d for d in flux_dirs if directory.is_relative_to(d)), None)
         if top is None:
-            top = next(
-                (
-                    d
-                    for d in grouped
-                    if directory.is_relative_to(d) and d not in flux_dirs
-                ),
-                directory,
-            )
+            top = next((d for d in grouped if directory.is_relative_to(d)), directory)
         grouped.setdefault(top, []).extend(plain[directory])
-    plain_roots = [
+    return [
         PlainRoot(
             dir=d,
             rel=_rel(repo, d),
@@ -316,7 +346,6 @@ def discover(
         )
         for d, files in sorted(grouped.items())
     ]
-    return sorted(roots.values(), key=lambda r: r.rel), plain_roots
 
 
 def _mark_cycles(roots: Mapping[Path, KustomizationRoot]) -> None:
