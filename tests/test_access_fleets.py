@@ -25,7 +25,7 @@ from scaffold.adapters.templates import CopierTemplates
 from scaffold.layout import (
     APP_OWNERS_MARKERS,
     APP_ROLES_MARKERS,
-    ENVIRONMENTS,
+    DEFAULT_ENVIRONMENTS,
 )
 from scaffold.models import TemplateSource
 from scaffold.services.access import sync_access
@@ -207,7 +207,7 @@ def _scope_problems(objs: list[dict[str, Any]], namespace: str) -> list[str]:
 def test_every_flux_app_root_stays_in_its_namespace(fleet: AccessFleet) -> None:
     # the roots Flux applies for apps (apps/<app>/base is only built through them)
     roots = [r for r in fleet.builds if r.startswith("apps/") and "/overlays/" in r]
-    assert len(roots) == len(APPS) * len(ENVIRONMENTS)
+    assert len(roots) == len(APPS) * len(DEFAULT_ENVIRONMENTS)
     for root in roots:
         _, app, _, env = root.split("/")
         assert _scope_problems(fleet.builds[root].objects, f"{app}-{env}") == []
@@ -222,7 +222,7 @@ def test_every_flux_app_root_stays_in_its_namespace(fleet: AccessFleet) -> None:
 @only(engine="argocd")
 def test_argocd_app_roots_only_add_their_namespace(fleet: AccessFleet) -> None:
     for app in APPS:
-        for env in ENVIRONMENTS:
+        for env in DEFAULT_ENVIRONMENTS:
             objs = fleet.app_objects(app["name"], env)
             ns = [o for o in objs if o["kind"] == "Namespace"]
             assert [o["metadata"]["name"] for o in ns] == [f"{app['name']}-{env}"]
@@ -239,7 +239,7 @@ def _tenant_file(fleet: AccessFleet, app: str, env: str) -> dict[str, dict[str, 
 def test_flux_app_kustomization_runs_as_its_tenant(fleet: AccessFleet) -> None:
     for app in APPS:
         name = app["name"]
-        for env in ENVIRONMENTS:
+        for env in DEFAULT_ENVIRONMENTS:
             objs = load_yaml_objects(fleet.path / f"clusters/{env}/apps/{name}.yaml")
             assert sorted(o["kind"] for o in objs) == [
                 "Kustomization",
@@ -328,7 +328,7 @@ def _rbac(fleet: AccessFleet, env: str) -> Rbac:
 
 @only(engine="flux")
 def test_flux_tenant_may_apply_its_app_and_nothing_else(fleet: AccessFleet) -> None:
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         rbac = _rbac(fleet, env)
         for app in APPS:
             name = app["name"]
@@ -383,7 +383,7 @@ def test_kustomize_controller_default_service_account_is_locked(
             },
         },
     }
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         # the placeholder gotk-components.yaml replaced by what bootstrap writes
         root = tmp_path / env
         shutil.copytree(fleet.path / f"clusters/{env}/flux-system", root)
@@ -413,7 +413,7 @@ def test_kustomize_controller_default_service_account_is_locked(
 
 
 def test_people_bindings(fleet: AccessFleet) -> None:
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         configs = fleet.builds[f"infrastructure/configs/{env}"].objects
         (admins,) = [o for o in configs if o["kind"] == "ClusterRoleBinding"]
         assert admins["roleRef"]["name"] == "cluster-admin"
@@ -503,7 +503,7 @@ def test_argocd_team_can_sync_only_its_own_app(fleet: AccessFleet) -> None:
     rbac = _argocd_cm(fleet, "argocd-rbac-cm")["data"]
     assert rbac["policy.default"] == "role:readonly"
     assert rbac["scopes"] == "[groups]"
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         e = _enforcer(fleet, env)
         for app in APPS:
             name = app["name"]
@@ -607,9 +607,9 @@ def test_project_roles_follow_the_apps(fleet: AccessFleet, tmp_path: Path) -> No
         copy, engine="argocd", platform="@acme/platform", apps=read_fleet(copy).apps()
     )
     assert changed == [".github/CODEOWNERS"] + [
-        f"projects/{e}.yaml" for e in ENVIRONMENTS
+        f"projects/{e}.yaml" for e in DEFAULT_ENVIRONMENTS
     ]
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         (proj,) = [
             o
             for o in load_yaml_objects(copy / f"projects/{env}.yaml")
