@@ -40,11 +40,16 @@ def plan_table(report: BootstrapReport) -> Any:
 
 def result_table(report: BootstrapReport) -> Any:
     """What was done: one row per repo with its outcome."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"scaffold bootstrap: {report.org}", title_justify="left")
+    table = Table(
+        title=f"scaffold bootstrap: {report.org}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
     for column in ("repo", "outcome", "done", "url"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for repo in report.repos:
         done = repo.error if repo.error else "\n".join(repo.actions) or "-"
         urls = "\n".join([repo.url or "", *repo.pull_requests]).strip()
