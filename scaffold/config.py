@@ -1,16 +1,7 @@
-"""Configuration: where templates come from.
+"""Configuration: where templates come from and the user config file.
 
-Resolution order for the template source (first hit wins):
-
-1. ``--template SRC`` on the command line;
-2. the ``SCAFFOLD_TEMPLATE`` environment variable;
-3. ``template:`` in the config file (``$SCAFFOLD_CONFIG``, else
-   ``$XDG_CONFIG_HOME/scaffold/config.yaml``, else ``~/.config/scaffold/config.yaml``);
-4. the source checkout this package runs from, when it is a git work tree holding
-   ``copier.yml`` (the default for developers and for the demo).
-
-An installed package (site-packages) is never used as a template source: copier
-could copy from it but could never update from it.
+The order of template sources is README.md's "Template source and versions";
+:func:`resolve_template` implements it.
 """
 
 from __future__ import annotations
@@ -66,7 +57,7 @@ def resolve_template(
     ref: str | None,
     env: Mapping[str, str] | None = None,
 ) -> TemplateSource:
-    """Pick the template source; see the module docstring for the order."""
+    """Pick the template source (first hit of the order in the README)."""
     env = os.environ if env is None else env
     cfg = load_config(env)
     url = explicit or env.get(TEMPLATE_ENV_VAR) or cfg.get("template")

@@ -42,7 +42,7 @@ def git_env(
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    # per-test copier cache: a shared one races under xdist (see copier.md)
+    # per-test copier cache: copier's shared cache directory races under xdist
     monkeypatch.setenv("COPIER_CACHE_DIR", str(home / "copier-cache"))
 
 

@@ -368,7 +368,6 @@ class FakeGitHub:
         self.max_per_page = 100
         self.git_root: Path | None = None
         self._ids = itertools.count(41)
-        self._pr_numbers = itertools.count(1)
         self._routes: dict[tuple[str, str], Callable[..., Any]] = {
             ("GET", "/orgs/{org}/repos"): self._list_org_repos,
             ("GET", "/repos/{owner}/{repo}/contents/{path}"): self._get_contents,
@@ -846,7 +845,7 @@ class FakeGitHub:
                     }
                 ],
             )
-        number = next(self._pr_numbers)
+        number = max(found.pulls, default=0) + 1  # numbered per repository
         found.pulls[number] = {
             "number": number,
             "state": "open",

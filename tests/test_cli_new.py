@@ -244,7 +244,7 @@ def test_new_app_defaults(template_repo: Path, tmp_path: Path) -> None:
     assert "Next steps:" in out
     assert f"cd {dest}" in out
     assert "scaffold check ." in out
-    assert "scaffold protect acme/demo" in out
+    assert "scaffold protect . --repo acme/demo" in out
     answers = yaml.safe_load((dest / ".copier-answers.yml").read_text("utf-8"))
     # default ref: the tag v<__version__> of the source; the source itself recorded
     assert answers["_commit"] == f"v{__version__}"

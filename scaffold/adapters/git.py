@@ -297,6 +297,24 @@ class Git:
                 refs[name] = sha
         return refs
 
+    def tag_message(self, repo: Path, tag: str) -> str:
+        """An annotated tag's message (a lightweight tag: its commit's message)."""
+        out = self.run(repo, "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}")
+        return out.strip()
+
+    def tree_of(self, repo: Path, rev: str) -> str | None:
+        """The tree sha of ``rev`` (None when ``rev`` does not name a commit)."""
+        out = self.run(
+            repo,
+            "rev-parse",
+            "-q",
+            "--verify",
+            "--end-of-options",
+            f"{rev}^{{tree}}",
+            check=False,
+        )
+        return out.strip() or None
+
     def remote_tags(self, remote: str, *, cwd: Path | None = None) -> list[str]:
         """Tag names of ``remote`` (a URL or a local repository path)."""
         refs = self.ls_remote(remote, "refs/tags/*", cwd=cwd)

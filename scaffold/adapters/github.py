@@ -1,19 +1,5 @@
-"""The GitHub REST client: the only module that imports httpx.
-
-Why httpx directly and not githubkit (see docs/ARCHITECTURE.md):
-
-* we need about ten endpoints; every one is a plain JSON request;
-* githubkit 0.16 needs a ``hishel<2`` pin to import at all, sends API version
-  ``2026-03-10`` unless told otherwise, rejects a ``checks``-only classic protection
-  body in its own pydantic check (the body GitHub wants), coerces ``"yes"`` to true,
-  and gives up after two secondary-rate-limit 403s: each needs a workaround;
-* retries, rate-limit waits and error messages are the behaviour this command is
-  judged on, so we own them: bounded backoff on 5xx, waits on 403/429 per
-  ``Retry-After`` / ``X-RateLimit-Reset`` within a cap, one-line errors mapped to
-  :mod:`scaffold.errors`, and a token that never reaches a message or a log.
-
-``sleep`` and ``clock`` are injected so tests never really wait.
-"""
+"""The GitHub REST client: the only module that imports httpx (why not githubkit:
+docs/ARCHITECTURE.md). ``sleep`` and ``clock`` are injected so tests never wait."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from scaffold.cli import check as _check  # noqa: F401  (registers the command)
 from scaffold.cli import fleet as _fleet  # noqa: F401  (registers the command)
 from scaffold.cli import new as _new  # noqa: F401  (registers the command)
 from scaffold.cli import protect as _protect  # noqa: F401
+from scaffold.cli import rollout as _rollout  # noqa: F401  (rollout and status)
 from scaffold.cli import update as _update  # noqa: F401
 from scaffold.cli.app import app
 

@@ -56,8 +56,8 @@ def new(
         typer.Option(
             "--template",
             metavar="SRC",
-            help="Template source (git URL or path). Default: $SCAFFOLD_TEMPLATE, "
-            "the config file, or this source checkout.",
+            help="Template source (git URL or path). Default: see 'Template "
+            "source and versions' in the README.",
         ),
     ] = None,
     ref: Annotated[
@@ -65,9 +65,8 @@ def new(
         typer.Option(
             "--ref",
             metavar="REF",
-            help="Template version (git tag or HEAD). Default: the tag "
-            "v<scaffold version> if the source has it, else HEAD of a source "
-            "checkout, else the highest version tag.",
+            help="Template version (git tag or HEAD). Default: see 'Template "
+            "source and versions' in the README.",
         ),
     ] = None,
     force: Annotated[

@@ -1,14 +1,6 @@
-"""Template answers: defaults, ``when`` conditions, parsing and validation.
-
-Pure logic over the questions of the root ``copier.yml`` (see
-:meth:`scaffold.adapters.templates.CopierTemplates.questions`). Validators, defaults
-and ``when`` conditions are copier's own Jinja strings, rendered here the way copier
-renders them (a sandboxed Jinja environment with the Ansible core filters copier
-ships, so ``regex_search`` works), so the wizard and the non-interactive path reject
-exactly what copier would, before copier runs. On top of copier's validators, every
-string answer must pass :func:`safety_rule` (no path traversal, nothing that could
-break the YAML or Jinja of the generated files).
-"""
+"""Template answers: defaults, ``when`` conditions, parsing and validation, with
+copier's own Jinja (sandboxed, Ansible filters) so everything copier would reject is
+rejected before it runs; plus :func:`safety_rule` for every text answer."""
 
 from __future__ import annotations
 

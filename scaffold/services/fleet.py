@@ -1,13 +1,6 @@
-"""Use case: register apps in a fleet (infra) repo.
-
-Each app is its own Copier instance of the ``fleet-app`` template, rendered into the
-fleet with its own answers file ``apps/<name>/.copier-answers.yml`` so that
-``scaffold update`` (copier update with that answers file) can update it later.
-
-Flux fleets get one Kustomization per app and env (``clusters/<env>/apps/<name>.yaml``);
-Argo CD fleets need nothing besides ``apps/<name>/overlays/<env>``, which the
-ApplicationSets discover. Nothing shared is edited, so two apps never conflict.
-"""
+"""Use case: register apps in a fleet (infra) repo, each its own Copier instance
+of the ``fleet-app`` template with the answers file ``apps/<name>/.copier-answers.yml``
+(the layout: the README's "Fleets" section)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ on success, so a failure (bad answer, template error, git error) writes nothing.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -46,12 +47,8 @@ class TemplateRenderer(Protocol):
 
 
 def default_ref(tags: list[str], *, version: str, is_checkout: bool) -> str | None:
-    """The template version ``scaffold new`` uses when none is asked for.
-
-    1. ``v<version>``, the release matching this CLI, when the source has that tag;
-    2. else ``HEAD`` for the source checkout scaffold runs from (developers, demo);
-    3. else None: copier's choice, the highest PEP 440 tag.
-    """
+    """The template version ``scaffold new`` uses when none is asked for (the
+    order is README.md's "Template source and versions"; None: copier's choice)."""
     tag = f"v{version}"
     if tag in tags:
         return tag
@@ -120,18 +117,28 @@ def check_git_identity(git: Git, where: Path, author: str | None) -> None:
 
 
 def next_steps(dest: Path, answers: dict[str, Any], *, git: bool) -> list[str]:
-    """What the user does after ``scaffold new``."""
+    """What the user does after ``scaffold new``, as lines of a shell script.
+
+    Every line is a command to paste or a ``#`` comment; a test runs them as
+    printed.
+    """
     owner, name = answers.get("owner", "OWNER"), answers.get("name", dest.name)
-    branch = answers.get("default_branch", DEFAULT_BRANCH)
-    steps = [f"cd {dest}"]
+    branch = str(answers.get("default_branch", DEFAULT_BRANCH))
+    repo = f"{owner}/{name}"
+    steps = [shlex.join(["cd", str(dest)])]
     if not git:
-        steps.append(f"git init -b {branch} && git add -A && git commit -m 'initial'")
+        steps += [
+            shlex.join(["git", "init", "-b", branch]),
+            "git add -A",
+            "git commit -m 'initial'",
+        ]
     steps += [
-        f"create the GitHub repo {owner}/{name} (empty), then: "
-        f"git remote add origin git@github.com:{owner}/{name}.git "
-        f"&& git push -u origin {branch}",
+        f"# create the empty GitHub repo {repo}, then push to it:",
+        shlex.join(["git", "remote", "add", "origin", f"git@github.com:{repo}.git"]),
+        shlex.join(["git", "push", "-u", "origin", branch]),
         "scaffold check .",
-        f"scaffold protect {owner}/{name}",
+        f"{shlex.join(['scaffold', 'protect', '.', '--repo', repo])}"
+        "  # GITHUB_TOKEN: a repo admin's token",
     ]
     return steps
 

@@ -1,29 +1,7 @@
-"""Use case: update one local repo to a newer template version.
+"""Use case: update a repo's Copier instances (its own and, in a fleet, each
+app's) to a newer template version, one commit each on one branch.
 
-A repo holds one or more Copier instances: its own (``.copier-answers.yml``) and,
-in a fleet, one per app (``apps/<name>/.copier-answers.yml``). Every instance is
-updated in turn on the same branch, one commit each. Per instance
-(see docs/ARCHITECTURE.md and shared/reference/copier.md §2):
-
-1. refuse a dirty work tree (copier would too, later and less clearly);
-2. read the current version from the answers file's ``_commit``; the target is
-   ``--to REF`` or the template's highest PEP 440 tag; equal means up to date;
-3. render the old and the new version into temporary directories to find files the
-   template removed or renamed that carry local edits: copier's inline mode drops
-   those silently, so they are restored afterwards and reported as conflicts;
-4. create ``scaffold/update-<ref>`` *before* updating (copier's unmerged index
-   entries break a later checkout), run ``copier update`` non-interactively with
-   inline conflicts;
-5. collect conflicts (unmerged paths, ``<<<<<<< before updating`` markers,
-   ``*.rej`` files, orphaned local edits); with conflicts nothing is committed and
-   the work tree is left on the update branch for the user to resolve;
-6. otherwise commit ``chore(template): vA → vB`` (``chore(template): apps/<name>
-   vA → vB`` for an app); with no changes at all in any instance, go back to the
-   original branch and delete the update branch.
-
-The first instance with conflicts stops the run (the later ones are not run); a
-second run on the update branch, once the resolution is committed, carries on.
-``dry_run`` does all of this in a throwaway clone and returns the diff.
+The steps and guarantees are README.md's ``scaffold update`` section.
 """
 
 from __future__ import annotations
@@ -233,8 +211,14 @@ def update_instances(
     dry_run: bool = False,
     apps: list[str] | None = None,
     include_apps: bool = True,
+    commit_conflicts: bool = False,
 ) -> UpdateReport:
     """Update every Copier instance of the repo at ``path`` on one branch.
+
+    ``commit_conflicts`` (``scaffold rollout --on-conflict draft``): an instance
+    with conflicts is committed with its markers (subject suffixed
+    ``(conflicts)``) and the later instances still run; the report still lists
+    the conflicts.
 
     For a fleet that is the fleet's own instance and each app's
     (``apps/<name>/.copier-answers.yml``), one commit per instance, all on
@@ -304,6 +288,7 @@ def update_instances(
             git=git,
             scratch=scratch,
             dry_run=dry_run,
+            commit_conflicts=commit_conflicts,
         )
 
 
@@ -329,6 +314,7 @@ def _run(
     git: Git,
     scratch: Path,
     dry_run: bool,
+    commit_conflicts: bool = False,
 ) -> UpdateReport:
     original = git.current_branch(work)
     start = git.head(work)
@@ -350,9 +336,10 @@ def _run(
                 git=git,
                 scratch=scratch / f"instance-{index}",
                 dry_run=dry_run,
+                commit_conflicts=commit_conflicts,
             )
             results.append(result)
-            if result.conflicts:
+            if result.conflicts and not commit_conflicts:
                 not_run = [i.label or "." for i, _ in plan[index + 1 :]]
                 break
     except BaseException:
@@ -387,8 +374,10 @@ def _update_one(
     git: Git,
     scratch: Path,
     dry_run: bool,
+    commit_conflicts: bool = False,
 ) -> UpdateResult:
-    """Update one instance in ``work``; commit it unless it has conflicts."""
+    """Update one instance in ``work``; commit it unless it has conflicts
+    (``commit_conflicts``: commit it with the markers too)."""
     orphans = find_orphans(
         work,
         src=inst.src,
@@ -413,9 +402,11 @@ def _update_one(
         fields["branch"] = git.current_branch(work)
     if dry_run:
         fields["diff"] = git.staged_diff(work) if changed else ""
-    if conflicts:
+    if conflicts and not commit_conflicts:
         return replace(base, **fields)
     message = commit_message(base.from_version, base.to_version, inst.label)
+    if conflicts:
+        message += " (conflicts)"
     # copier refuses a dirty tree, so the next instance needs this one committed
     # (in a dry run only inside the throwaway clone, under a neutral identity)
     commit = git.commit_all(work, message, author=_DRY_RUN_AUTHOR if dry_run else None)
