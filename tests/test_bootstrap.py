@@ -331,3 +331,43 @@ actions:
         assert line in err, f"{line!r} not in:\n{err}"
     assert fake_org.requests == []
     assert fake_org.write_count() == 0
+
+
+@pytest.mark.slow
+def test_on_a_terminal_a_progress_bar_runs_below_the_plan(
+    fake_org: FakeGitHub, template_repo: Path, tmp_path: Path, secret_env: None
+) -> None:
+    import io
+    import sys
+
+    import pexpect
+
+    from tests.helpers import PROJECT_ROOT
+
+    path = write(tmp_path / "org.yaml", manifest(template_repo, ["web"]))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "TERM": "xterm",
+        "GITHUB_TOKEN": CANARY_TOKEN,
+        "SCAFFOLD_WRITE_INTERVAL": "0",
+    }
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "scaffold", "bootstrap", str(path), "--api-url", fake_org.url],
+        cwd=str(tmp_path),
+        env=env,
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(50, 160),
+    )
+    seen = io.StringIO()
+    child.logfile_read = seen
+    child.expect("scaffold bootstrap plan for acme")
+    child.expect(r"(fleet-infra|web): \w+.*\d/2")  # the bar: repo, step, done/total
+    child.expect("scaffold bootstrap: acme")  # the final table
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, seen.getvalue()
+    assert CANARY_TOKEN not in seen.getvalue()
+    assert SECRET_CANARY not in seen.getvalue()
