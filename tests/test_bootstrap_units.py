@@ -178,3 +178,39 @@ def test_dry_run_prints_the_plan_and_writes_nothing(
     assert "dry run: nothing was written" in result.stdout
     assert fake_org.write_count() == 0
     assert fake_org.repos == {}
+
+
+def test_plan_adopts_an_empty_repo_and_refuses_one_from_another_template(
+    fake_org: FakeGitHub, template_repo: Path, tmp_path: Path
+) -> None:
+    from scaffold.services.bootstrap import bootstrap
+    from tests.helpers import commit_all, git
+
+    fake_org.add_repo("acme", "fleet-infra", git=True)  # empty: adopted
+    other = fake_org.add_repo("acme", "web", git=True)
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    git(seed, "init", "-q", "-b", "main")
+    (seed / ".copier-answers.yml").write_text(
+        "_src_path: https://github.com/other/templates.git\nrepo_kind: app\n", "utf-8"
+    )
+    commit_all(seed, "init")
+    git(seed, "push", "-q", other.clone_url, "main")
+    desired = read(
+        tmp_path, template_repo, "org: acme\n" + FLEET + "apps:\n  - name: web\n"
+    )
+    git_ = Git()
+    with client(fake_org) as gh:
+        report = bootstrap(
+            desired, forge=gh, git=git_, token=SecretStr(CANARY_TOKEN),
+            templates=CopierTemplates(git=git_), seal=seal, dry_run=True,
+        )  # fmt: skip
+    fleet, web = report.repos
+    assert (fleet.state, fleet.outcome) == ("empty", "planned")
+    assert fleet.planned[0] == "push main (rendered)"
+    assert "register web (first commit)" not in fleet.planned  # web is refused
+    assert (web.state, web.outcome) == ("foreign", "refused")
+    assert web.error is not None
+    assert "generated from 'https://github.com/other/templates.git'" in web.error
+    assert fake_org.writes == []  # the seed's push aside, nothing was written
+    assert len(fake_org.pushes()) == 1

@@ -38,6 +38,7 @@ from scaffold.adapters.git import Git
 from scaffold.errors import ScaffoldError, TemplateError, UsageError
 from scaffold.layout import ANSWERS_FILE, FLEET_APPS_DIR
 from scaffold.models import RepoKind, TemplateSource
+from scaffold.services.discovery import normalize_src
 from scaffold.services.fleet import register_app
 from scaffold.services.manifest import Desired, RepoSpec
 from scaffold.services.new import NewRenderer, check_git_identity, create_repo
@@ -433,7 +434,7 @@ def _plan_repo(ctx: _Context, spec: RepoSpec) -> RepoPlan:
         plan.reason = f"{ANSWERS_FILE} is not a YAML mapping"
         return plan
     source = ctx.desired.source.url
-    if str(answers.get("_src_path")) != source:
+    if normalize_src(str(answers.get("_src_path"))) != normalize_src(source):
         plan.reason = (
             f"generated from {answers.get('_src_path')!r}, not from this "
             f"template ({source})"
