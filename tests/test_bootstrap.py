@@ -35,6 +35,7 @@ def manifest(template: Path, apps: list[str], **extra: Any) -> dict[str, Any]:
         "ref": TEMPLATE_TAG,
         "visibility": "private",
         "defaults": {"codeowners": "@acme/platform"},
+        "topics": ["gitops"],
         "fleet": {
             "name": "fleet-infra",
             "answers": {"gitops_engine": "flux", "secrets": "none"},
@@ -109,7 +110,9 @@ def test_fresh_org_then_rerun_then_a_new_app_through_a_pull_request(
     fake_org: FakeGitHub, template_repo: Path, tmp_path: Path, secret_env: None
 ) -> None:
     apps = ["web", "api", "billing", "search", "auth"]
-    path = write(tmp_path / "org.yaml", manifest(template_repo, apps))
+    data = manifest(template_repo, apps)
+    data["apps"][0]["topics"] = ["frontend"]
+    path = write(tmp_path / "org.yaml", data)
 
     plan = run(fake_org, path, dry_run=True)
     assert fake_org.write_count() == 0
@@ -157,6 +160,8 @@ def test_fresh_org_then_rerun_then_a_new_app_through_a_pull_request(
     )
     assert fake_org.bad_secrets == []
     assert fleet_main_pushes(fake_org) == 1
+    assert fake_org.topics["acme/web"] == ["frontend", "gitops"]
+    assert fake_org.topics["acme/fleet-infra"] == ["gitops"]
 
     # rerun, unchanged manifest: zero writes (API calls and pushes)
     before = fake_org.write_count()
@@ -166,7 +171,8 @@ def test_fresh_org_then_rerun_then_a_new_app_through_a_pull_request(
     assert all(r.state == "generated" for r in again.repos)
 
     # a new app: one new repo, one fleet pull request, fleet main untouched
-    write(tmp_path / "org.yaml", manifest(template_repo, [*apps, "jobs"]))
+    data["apps"].append({"name": "jobs"})
+    write(tmp_path / "org.yaml", data)
     grown = run(fake_org, path)
     outcomes = {r.name: r.outcome for r in grown.repos}
     assert outcomes.pop("jobs") == "created"

@@ -91,6 +91,8 @@ def test_manifest_fills_answers_like_scaffold_new(
         ("org: acme\n" + FLEET + "actions:\n  variables: {GITHUB_X: y}\n",
          "8: actions.variables.GITHUB_X: must be letters, digits and '_'"),
         (FLEET, "org: required"),
+        ("org: acme\n" + FLEET + "topics: [GitOps]\n",
+         "7: topics[0]: String should match pattern"),
     ],
 )  # fmt: skip
 def test_manifest_problems_name_the_line(

@@ -98,6 +98,10 @@ class OrgForge(Forge, Protocol):
 
     def list_variables(self, owner: str, repo: str) -> dict[str, str]: ...
 
+    def get_topics(self, owner: str, repo: str) -> list[str]: ...
+
+    def replace_topics(self, owner: str, repo: str, names: list[str]) -> None: ...
+
     def set_variable(
         self, owner: str, repo: str, name: str, value: str, *, exists: bool
     ) -> None: ...
@@ -132,6 +136,7 @@ class StepKind(StrEnum):
     REGISTER = "register"  # app in the fleet's first commit
     PULL_REQUEST = "pull-request"  # app registered in the fleet through a PR
     PROTECT = "protect"
+    TOPICS = "topics"
     VARIABLE = "variable"
     SECRET = "secret"
 
@@ -347,8 +352,20 @@ class ProcessRenderer:
 # --- plan ------------------------------------------------------------------------
 
 
+def _topics_step(ctx: _Context, plan: RepoPlan, *, live: bool) -> None:
+    """Topics, when the manifest names any (otherwise they are left alone)."""
+    wanted = list(plan.spec.topics)
+    if not wanted:
+        return
+    if live and sorted(ctx.forge.get_topics(ctx.org, plan.spec.name)) == wanted:
+        return
+    plan.steps.append(Step(kind=StepKind.TOPICS, target=", ".join(wanted)))
+
+
 def _actions_steps(ctx: _Context, plan: RepoPlan, *, live: bool) -> None:
-    """Variable and secret steps (``live``: compare with what the repo has)."""
+    """Topic, variable and secret steps (``live``: compare with what the repo
+    has)."""
+    _topics_step(ctx, plan, live=live)
     wanted_vars = {
         k: v
         for k, v in ctx.desired.variables.items()
@@ -591,6 +608,9 @@ def _protect(ctx: _Context, plan: RepoPlan, tree: Path | None, log: _Writes) -> 
 
 def _set_actions(ctx: _Context, plan: RepoPlan, log: _Writes) -> None:
     name = plan.spec.name
+    if any(s.kind is StepKind.TOPICS for s in plan.steps):
+        ctx.forge.replace_topics(ctx.org, name, list(plan.spec.topics))
+        log.done(f"topics {', '.join(plan.spec.topics)}")
     uses = plan.uses
     steps = [
         s
