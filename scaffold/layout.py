@@ -35,3 +35,13 @@ REQUIRED_CHECKS: Final = {
     "app": ("lint", "test", "build", "scaffold-check"),
     "infra": ("lint", "scaffold-check"),
 }
+
+# Access: shared files listing every app's team, rewritten between these
+# markers by services.access (the fleet templates render the markers; a test checks).
+CODEOWNERS_FILE: Final = ".github/CODEOWNERS"
+ARGOCD_PROJECT: Final = "projects/{env}.yaml"
+APP_OWNERS_MARKERS: Final = ("# >>> scaffold: app owners", "# <<< scaffold: app owners")
+APP_ROLES_MARKERS: Final = (
+    "# >>> scaffold: app team roles",
+    "# <<< scaffold: app team roles",
+)

@@ -23,6 +23,7 @@ from scaffold.services.rollout import (
     rollout,
 )
 from tests.github_fake import CANARY_TOKEN, FakeGitHub
+from tests.helpers import commit_all, git
 from tests.rollout_support import (
     ORG,
     TEMPLATE_URL,
@@ -330,3 +331,37 @@ def test_a_shard_run_touches_only_its_share(
         r.path.split("/")[3] for r in fake_org.requests if "/contents/" in r.path
     }
     assert contents <= mine | {"scaffold"}
+
+
+def test_a_moved_default_branch_refreshes_the_open_pull_request(
+    fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
+) -> None:
+    repo = generate(fake_org, tiny, tmp_path / "a", "a")
+    tiny.release("v0.2.0", TINY_V2, "Two replicas.")
+    run(fake_org, tmp_path / "wd", repos=[f"{ORG}/a"])
+    old_head = repo.ref("scaffold/update-v0.2.0")
+    # someone merges an unrelated change into main
+    work = tmp_path / "a"
+    (work / "NOTES.md").write_text("team notes\n", encoding="utf-8")
+    commit_all(work, "notes")
+    git(work, "push", "-q", repo.clone_url, "main")
+    main = repo.ref("main")
+    api_writes, pushes = len(fake_org.writes), len(fake_org.pushes())
+
+    report = run(fake_org, tmp_path / "wd", repos=[f"{ORG}/a"])
+
+    assert outcomes(report) == {"a": "pr-updated"}
+    assert [
+        (w.method, w.path.rsplit("/", 2)[-2:]) for w in fake_org.writes[api_writes:]
+    ] == [("PATCH", ["pulls", "1"])]
+    assert len(fake_org.pushes()) == pushes + 1
+    new_head = repo.ref("scaffold/update-v0.2.0")
+    assert new_head != old_head
+    assert repo.git("rev-parse", f"{new_head}~1").strip() == main
+    [pr] = repo.pulls.values()
+    assert f"base={main}" in pr["body"] and pr["state"] == "open"
+    before = fake_org.write_count()
+    assert outcomes(run(fake_org, tmp_path / "wd", repos=[f"{ORG}/a"])) == {
+        "a": "pr-open"
+    }
+    assert fake_org.write_count() == before

@@ -216,3 +216,31 @@ def test_status_shows_versions_lag_and_update_pull_requests_from_the_api(
     assert len(fake_org.pushes()) == pushes
     table = cli(fake_org, "status", "--org", ORG, "--template", TEMPLATE_URL)
     assert "3 instance(s); 1 at the latest release v0.3.0" in table.stdout
+
+
+def test_a_terminal_gets_a_live_progress_bar_then_the_table(
+    fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
+) -> None:
+    import pexpect
+
+    generate(fake_org, tiny, tmp_path / "a", "a")
+    tiny.release("v0.2.0", TINY_V2, "Two replicas.")
+    env = {
+        **os.environ,
+        "GITHUB_TOKEN": CANARY_TOKEN,
+        "GITHUB_API_URL": fake_org.url,
+        "TERM": "xterm",
+    }
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "scaffold", *rollout_args(tmp_path / "wd")],
+        env=env,
+        encoding="utf-8",
+        timeout=300,
+        dimensions=(40, 160),
+    )
+    child.expect(r"rollout .*\d+/\d+")  # the bar: done/total
+    child.expect(r"acme/a .*updated .*https://github.com/acme/a/pull/1")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

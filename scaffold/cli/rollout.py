@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from scaffold.cli.app import app, handle_errors
-from scaffold.cli.protect import api_url_from, token_from_env
+from scaffold.cli.app import app, error, handle_errors
+from scaffold.cli.protect import api_url_from, token_from_env, write_interval_from
 
 if TYPE_CHECKING:  # imported lazily at run time (CLI start-up)
     from collections.abc import Callable
@@ -131,17 +131,27 @@ def rollout_cmd(
         )
         url = api_url_from(api_url, os.environ)
         token = token_from_env(os.environ)
-        with (
-            GitHubClient(token=token, api_url=url) as client,
-            _progress(enabled=not as_json) as on_event,
-        ):
-            report = rollout(
-                options,
-                forge=client,
-                git=Git(),
-                token=token.get_secret_value(),
-                on_event=on_event,
+        interval = write_interval_from(os.environ)
+        try:
+            with (
+                GitHubClient(
+                    token=token, api_url=url, write_interval=interval
+                ) as client,
+                _progress(enabled=not as_json) as on_event,
+            ):
+                report = rollout(
+                    options,
+                    forge=client,
+                    git=Git(),
+                    token=token.get_secret_value(),
+                    on_event=on_event,
+                )
+        except KeyboardInterrupt:
+            error(
+                "interrupted; repos already done keep their pull requests, "
+                "run the same command again to carry on"
             )
+            raise typer.Exit(130) from None
         if as_json:
             typer.echo(json.dumps(report.as_dict(), indent=2))
         else:

@@ -115,21 +115,9 @@ def _print_many(report: UpdateReport) -> None:
     if report.dry_run:
         typer.echo(f"{report.path}: dry run; nothing was changed")
     for result in report.results:
-        label = result.instance or "."
-        versions = f"{result.from_version} → {result.to_version}"
-        if result.from_version == result.to_version:
-            typer.echo(f"{label}: unchanged, already at {result.to_version}")
-        elif result.conflicts:
-            typer.echo(f"{label}: {versions} left conflicts")
-        elif result.up_to_date:
-            typer.echo(f"{label}: {versions} changes nothing")
-        elif report.dry_run:
-            typer.echo(f"{label}: {versions}, {len(result.changed)} file(s)")
-        else:
-            typer.echo(
-                f"{label}: {versions} (commit {str(result.commit)[:12]}, "
-                f"{len(result.changed)} file(s))"
-            )
+        typer.echo(_instance_line(result, dry_run=report.dry_run))
+        moved = result.from_version != result.to_version
+        if moved and not (report.dry_run or result.conflicts or result.up_to_date):
             for rel in result.changed:
                 typer.echo(f"  {rel}")
     for label in report.not_run:
@@ -150,6 +138,24 @@ def _print_many(report: UpdateReport) -> None:
             "Review and merge it:",
             [["log", "-p", f"{branch}~{count}..{branch}"]],
         )
+
+
+def _instance_line(result: UpdateResult, *, dry_run: bool) -> str:
+    """One instance of a fleet: what the update did to it."""
+    label = result.instance or "."
+    versions = f"{result.from_version} → {result.to_version}"
+    if result.from_version == result.to_version:
+        return f"{label}: unchanged, already at {result.to_version}"
+    if result.conflicts:
+        return f"{label}: {versions} left conflicts"
+    if result.up_to_date:
+        return f"{label}: {versions} changes nothing"
+    if dry_run:
+        return f"{label}: {versions}, {len(result.changed)} file(s)"
+    return (
+        f"{label}: {versions} (commit {str(result.commit)[:12]}, "
+        f"{len(result.changed)} file(s))"
+    )
 
 
 def _conflicts(result: UpdateResult, *, remaining: list[str]) -> None:

@@ -230,7 +230,6 @@ class _Context:
     seal: Sealer
     progress: Progress
     render: Renderer
-    jobs: int = 1
     workdir: Path = Path()
 
     @property
@@ -558,32 +557,12 @@ class _Writes:
 
 
 def _render(ctx: _Context, plan: RepoPlan, regs: list[RepoSpec]) -> Path:
-    """Render the repo as ``scaffold new`` does and register ``regs`` in it as
-    ``new app --infra`` does; return the committed work tree.
-
-    Each registration renders in its own clone of the fleet's first commit (in
-    parallel), and its commit is then cherry-picked onto the fleet in manifest
-    order: the same commits as registering one after the other (an app's files
-    never overlap another's).
-    """
+    """Render the repo as ``scaffold new`` does and register ``regs`` in it one
+    after the other as ``new app --infra`` does (each registration also rewrites
+    the fleet's shared access blocks); return the committed work tree."""
     dest = ctx.workdir / plan.spec.name
-    source = ctx.desired.source
-    ctx.render(RenderJob(spec=plan.spec, regs=(), source=source, dest=dest))
-
-    def register(app: RepoSpec) -> Path:
-        clone = ctx.workdir / "registrations" / app.name
-        clone.parent.mkdir(parents=True, exist_ok=True)
-        ctx.git.clone(dest, clone)
-        ctx.progress(plan.spec.name, f"registering {app.name}", False)
-        ctx.render(RenderJob(spec=plan.spec, regs=(app,), source=source,
-                             dest=clone, into_existing=True))  # fmt: skip
-        return clone
-
-    with ThreadPoolExecutor(max_workers=ctx.jobs) as pool:
-        clones = list(pool.map(register, regs))
-    for clone in clones:
-        ctx.git.run(dest, "fetch", "-q", "--no-tags", str(clone), "HEAD")
-        ctx.git.run(dest, "cherry-pick", "FETCH_HEAD")
+    ctx.render(RenderJob(spec=plan.spec, regs=tuple(regs), source=ctx.desired.source,
+                         dest=dest))  # fmt: skip
     return dest
 
 
@@ -795,7 +774,6 @@ def bootstrap(
         seal=seal,
         progress=progress or (lambda _r, _w, _d: None),
         render=renderer or SerialRenderer(templates=templates, git=git),
-        jobs=max(1, jobs),
     )
     plans = make_plan(ctx, jobs)
     planned = BootstrapReport(

@@ -1,6 +1,9 @@
 """Use case: register apps in a fleet (infra) repo, each its own Copier instance
 of the ``fleet-app`` template with the answers file ``apps/<name>/.copier-answers.yml``
-(the layout: the README's "Fleets" section)."""
+(the layout: the README's "Fleets" section). The only shared files registration
+touches are the generated blocks of ``.github/CODEOWNERS`` and (Argo CD)
+``projects/<env>.yaml`` listing every app's team (services.access), rewritten from
+all apps' answers."""
 
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ from scaffold.layout import (
     SECRETS_MODES,
 )
 from scaffold.models import Question, TemplateSource
+from scaffold.services.access import sync_access
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # answers the app inherits from the fleet; the caller may not override them
@@ -93,6 +97,8 @@ class AddedApp:
     answers: dict[str, Any]
     answers_file: str
     files: list[str] = field(default_factory=list)  # relative to the fleet
+    # shared access files rewritten for it (CODEOWNERS, Argo CD projects)
+    shared: list[str] = field(default_factory=list)
     commit: str | None = None
 
 
@@ -175,6 +181,17 @@ def preflight(
     if git is not None and git.is_repo_root(fleet.path) and git.is_dirty(fleet.path):
         raise DirtyRepoError(path=str(fleet.path))
     return fleet
+
+
+def sync_fleet_access(fleet: Fleet) -> list[str]:
+    """Bring the fleet's CODEOWNERS and Argo CD project roles in step with its apps'
+    teams (services.access); return the changed files, relative to the fleet."""
+    return sync_access(
+        fleet.path,
+        engine=fleet.engine,
+        platform=str(fleet.answers.get("codeowners") or ""),
+        apps=fleet.apps(),
+    )
 
 
 def preflight_new_app(
@@ -314,9 +331,10 @@ def add_app(
             target = fleet.path / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(staging / rel, target)
+    shared = sync_fleet_access(fleet)
     commit = None
     if use_git and git is not None:
-        git.run(fleet.path, "add", "--", *files)
+        git.run(fleet.path, "add", "--", *files, *shared)
         args = ["commit", "-q", "--no-verify", "-m", f"feat(apps): add {name}"]
         if author:
             args += ["--author", author]
@@ -328,6 +346,7 @@ def add_app(
         answers=final,
         answers_file=answers_file,
         files=files,
+        shared=shared,
         commit=commit,
     )
 

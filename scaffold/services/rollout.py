@@ -290,6 +290,10 @@ def _run_job(job: _Job) -> _Work:
 
 def _push(git: Git, work: Path, job: _Job, result: _Work) -> _Work:
     """Push the update branch unless the remote one already holds the same tree."""
+    if job.branch == job.default_branch:  # never, whatever the names
+        return replace(
+            result, error=f"refusing to push to the default branch {job.branch}"
+        )
     ref = f"refs/heads/{job.branch}"
     remote = git.ls_remote("origin", ref, cwd=work).get(ref)
     if remote is not None:

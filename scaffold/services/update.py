@@ -15,9 +15,14 @@ from typing import Any, Protocol
 from scaffold.adapters.git import Git
 from scaffold.adapters.templates import Rendered, read_answers
 from scaffold.errors import DirtyRepoError, UsageError
-from scaffold.layout import ANSWERS_FILE, FLEET_APPS_DIR, UPDATE_BRANCH_PREFIX
+from scaffold.layout import (
+    ANSWERS_FILE,
+    FLEET_APP_KIND,
+    FLEET_APPS_DIR,
+    UPDATE_BRANCH_PREFIX,
+)
 from scaffold.models import TemplateSource
-from scaffold.services.fleet import answers_file_for, read_fleet
+from scaffold.services.fleet import answers_file_for, read_fleet, sync_fleet_access
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 _DRY_RUN_AUTHOR = "scaffold dry run <scaffold@localhost>"
@@ -390,6 +395,11 @@ def _update_one(
     )
     notes = templates.update(work, ref=base.to_version, answers_file=inst.answers_file)
     conflicts = [*_restore_orphans(work, orphans), *find_conflicts(work, git)]
+    if not conflicts and inst.answers.get("repo_kind") in ("infra", FLEET_APP_KIND):
+        # an app's team may be new or changed: its CODEOWNERS lines and Argo CD
+        # project role go into the same commit (so apps registered before teams
+        # existed get them)
+        sync_fleet_access(read_fleet(work))
     changed = git.changed_paths(work)
     fields: dict[str, Any] = {
         "changed": changed,
