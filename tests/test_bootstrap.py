@@ -179,26 +179,35 @@ def test_fresh_org_then_rerun_then_a_new_app_through_a_pull_request(
     assert outcomes.pop("fleet-infra") == "updated"
     assert set(outcomes.values()) == {"unchanged"}
     fleet = fake_org.repos["acme/fleet-infra"]
+    branch = "scaffold/bootstrap/register-apps"
     assert fleet_main_pushes(fake_org) == 1
     assert "apps/jobs/.copier-answers.yml" not in files(fake_org, "fleet-infra")
+    assert "apps/jobs/.copier-answers.yml" in files(fake_org, "fleet-infra", branch)
     pulls = list(fleet.pulls.values())
-    assert len(pulls) == 1
-    assert pulls[0]["head"] == "scaffold/bootstrap/add-jobs"
-    assert "apps/jobs/.copier-answers.yml" in files(
-        fake_org, "fleet-infra", "scaffold/bootstrap/add-jobs"
-    )
-    assert grown.repos[0].pull_requests == [
-        "https://github.com/acme/fleet-infra/pull/1"
+    assert [(p["head"], p["title"]) for p in pulls] == [
+        (branch, "feat(apps): add jobs")
     ]
+    pr_url = "https://github.com/acme/fleet-infra/pull/1"
+    assert grown.repos[0].pull_requests == [pr_url]
 
     # and again: the open pull request is the registration; nothing to write
     before = fake_org.write_count()
     settled = run(fake_org, path)
     assert fake_org.write_count() == before
-    assert settled.repos[0].pull_requests == [
-        "https://github.com/acme/fleet-infra/pull/1"
-    ]
-    assert len(fleet.pulls) == 1
+    assert settled.repos[0].pull_requests == [pr_url]
+
+    # another app while that pull request is open: the same pull request grows
+    data["apps"].append({"name": "cron"})
+    write(tmp_path / "org.yaml", data)
+    run(fake_org, path)
+    assert fleet_main_pushes(fake_org) == 1
+    assert {"apps/jobs/.copier-answers.yml", "apps/cron/.copier-answers.yml"} <= set(
+        files(fake_org, "fleet-infra", branch)
+    )
+    assert [p["title"] for p in fleet.pulls.values()] == ["feat(apps): add jobs, cron"]
+    before = fake_org.write_count()
+    run(fake_org, path)
+    assert fake_org.write_count() == before
 
 
 class Killed(BaseException):
