@@ -24,15 +24,19 @@ if TYPE_CHECKING:
     from scaffold.services.manifest import Desired
 
 
-def plan_table(report: BootstrapReport) -> Any:
-    """The plan: one row per repo, its state and the steps that would run."""
+def _table(title: str) -> Any:
+    from rich import box
     from rich.table import Table
 
-    table = Table(
-        title=f"scaffold bootstrap plan for {report.org}", title_justify="left"
-    )
-    for column in ("repo", "kind", "state", "plan"):
-        table.add_column(column)
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+
+
+def plan_table(report: BootstrapReport) -> Any:
+    """The plan: one row per repo, its state and the steps that would run."""
+    table = _table(f"scaffold bootstrap plan for {report.org}")
+    for column in ("repo", "kind", "state"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("plan", overflow="fold")
     for repo in report.repos:
         state = repo.state + (f" @ {repo.version}" if repo.version else "")
         if repo.outcome == "refused":
@@ -46,16 +50,11 @@ def plan_table(report: BootstrapReport) -> Any:
 
 def result_table(report: BootstrapReport) -> Any:
     """What was done: one row per repo with its outcome."""
-    from rich import box
-    from rich.table import Table
-
-    table = Table(
-        title=f"scaffold bootstrap: {report.org}",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-    )
-    for column in ("repo", "outcome", "done", "url"):
-        table.add_column(column, overflow="fold")
+    table = _table(f"scaffold bootstrap: {report.org}")
+    for column in ("repo", "outcome"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("done", overflow="fold")
+    table.add_column("url", no_wrap=True)
     for repo in report.repos:
         done = repo.error if repo.error else "\n".join(repo.actions) or "-"
         urls = "\n".join([repo.url or "", *repo.pull_requests]).strip()
