@@ -209,6 +209,19 @@ def test_fresh_org_then_rerun_then_a_new_app_through_a_pull_request(
     run(fake_org, path)
     assert fake_org.write_count() == before
 
+    # the pull request is merged (the branch stays); a later app starts it afresh
+    fleet.git("update-ref", "refs/heads/main", f"refs/heads/{branch}")
+    fleet.pulls[1]["state"] = "closed"
+    data["apps"].append({"name": "mail"})
+    write(tmp_path / "org.yaml", data)
+    run(fake_org, path)
+    assert [(p["number"], p["title"]) for p in fleet.pulls.values()][-1] == (
+        2,
+        "feat(apps): add mail",
+    )
+    log = fleet.git("log", "--format=%s", f"main..{branch}").splitlines()
+    assert log == ["feat(apps): add mail"]  # on top of main, not the old branch
+
 
 class Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs in that repo's job."""

@@ -171,6 +171,7 @@ class RepoPlan:
     pending: list[str] = field(default_factory=list)  # open PRs already there
     branch_sha: str | None = None  # REGISTER_BRANCH on the remote
     pull_number: int | None = None  # its open pull request
+    branch_fresh: bool = False  # REGISTER_BRANCH restarts from the default branch
     unmerged: list[str] = field(default_factory=list)  # apps not on the default branch
     uses: set[str] | None = None  # Actions names its workflows use (None: all)
 
@@ -522,6 +523,8 @@ def _plan_registrations(ctx: _Context, fleet: RepoPlan, apps: list[RepoPlan]) ->
     )
     on_branch = _app_dirs(ctx, name, REGISTER_BRANCH) if fleet.branch_sha else set()
     pulls = ctx.forge.list_pulls(ctx.org, name, head=REGISTER_BRANCH)
+    if not pulls and on_branch <= present:  # merged long ago: start it afresh
+        fleet.branch_fresh, on_branch = True, set()
     if pulls:
         fleet.pending.append(str(pulls[0].get("html_url")))
         fleet.pull_number = int(pulls[0]["number"])
@@ -686,7 +689,8 @@ def _open_pull(ctx: _Context, plan: RepoPlan, apps: dict[str, RepoSpec],
     if to_push:
         ctx.progress(fleet.name, f"registering {len(to_push)} app(s)", False)
         work = ctx.workdir / f"{fleet.name}-registrations"
-        base = REGISTER_BRANCH if plan.branch_sha else fleet.default_branch
+        keep = plan.branch_sha and not plan.branch_fresh
+        base = REGISTER_BRANCH if keep else fleet.default_branch
         remote.clone_remote(plan.clone_url, work, branch=base, depth=1)
         ctx.render(RenderJob(spec=fleet, regs=tuple(to_push), source=ctx.desired.source,
                              dest=work, into_existing=True))  # fmt: skip
