@@ -9,7 +9,9 @@ ANSWERS_FILE: Final = ".copier-answers.yml"
 TEMPLATE_CONFIG: Final = "copier.yml"
 DEFAULT_BRANCH: Final = "main"
 UPDATE_BRANCH_PREFIX: Final = "scaffold/update-"
-ENVIRONMENTS: Final = ("dev", "staging", "prod")
+# The `environments` answer's default (root copier.yml), in promotion order: also the
+# environments of a fleet whose answers predate that answer.
+DEFAULT_ENVIRONMENTS: Final = ("dev", "staging", "prod")
 # Template of one app inside a fleet (rendered INTO the fleet, not a repo of its own).
 FLEET_APP_KIND: Final = "fleet-app"
 FLEET_APPS_DIR: Final = "apps"
@@ -45,3 +47,10 @@ APP_ROLES_MARKERS: Final = (
     "# >>> scaffold: app team roles",
     "# <<< scaffold: app team roles",
 )
+# Argo CD SSO: argocd-cm's oidc.config reads `$<Secret>:<key>`; with SOPS the Secret
+# lives encrypted at ARGOCD_OIDC_SECRET_FILE (written by `scaffold fleet oidc-secret`
+# from the environment variable, never from an argument or a file).
+ARGOCD_OIDC_SECRET: Final = "argocd-oidc"
+ARGOCD_OIDC_SECRET_KEY: Final = "clientSecret"
+ARGOCD_OIDC_SECRET_FILE: Final = "bootstrap/argo-cd/argocd-oidc.sops.yaml"
+OIDC_SECRET_ENV_VAR: Final = "ARGOCD_OIDC_CLIENT_SECRET"

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from pytest_httpserver import HTTPServer
 
 from tests.github_fake import CANARY_TOKEN, FakeGitHub, load_spec
 from tests.helpers import SHARED, TEMPLATE_TAG, make_template_repo
+
+# Property-based suites (Hypothesis). "ci" (the default) keeps the suite fast;
+# "long" is the soak run: HYPOTHESIS_PROFILE=long pytest tests/test_answers_fuzz.py
+# tests/test_security_git.py (see README, "Threat model"). Tests that run a whole
+# command per example scale their count down from the profile's.
+_COMMON = {
+    "deadline": None,
+    "database": None,  # nothing written into the checkout
+    "suppress_health_check": [
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,  # the autouse git_env: same each time
+    ],
+}
+settings.register_profile("ci", max_examples=300, **_COMMON)
+settings.register_profile("long", max_examples=5000, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -603,6 +603,7 @@ def service_env(app: Rendered, **extra: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_generated_tests_and_lint_pass(app: Rendered) -> None:
     env = service_env(app, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     tests = run(

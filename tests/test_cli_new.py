@@ -196,7 +196,7 @@ def test_unknown_template_source(tmp_path: Path) -> None:
         "new", "app", str(dest), "--template", str(tmp_path / "nope"), *BASE
     )
     assert code == 2
-    assert "has no copier.yml" in out
+    assert "existing directory" in out
     assert_nothing_written(dest)
 
 

@@ -261,6 +261,7 @@ def _fleet_with_web_and_api(tmp_path: Path, *, engine: str) -> tuple[Path, Path]
     return tpl, fleet
 
 
+@pytest.mark.slow
 def test_fleet_app_is_updatable_with_its_answers_file(tmp_path: Path) -> None:
     """copier update with answers_file apps/<app>/.copier-answers.yml: one app."""
     import copier
@@ -323,6 +324,7 @@ def test_layout_constants_match_the_template(fleet: Path, template_repo: Path) -
         assert (fleet / FLUX_APP_KUSTOMIZATION.format(name="web", env=env)).is_file()
 
 
+@pytest.mark.slow
 def test_updating_the_fleet_keeps_its_apps(tmp_path: Path) -> None:
     """copier update of the fleet itself leaves the apps (other instances) alone."""
     import copier

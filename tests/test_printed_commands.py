@@ -51,6 +51,7 @@ def github_remote(tmp_path: Path, owner: str, name: str) -> Path:
     return remote
 
 
+@pytest.mark.slow  # runs scaffold check and scaffold protect as subprocesses
 @pytest.mark.parametrize("no_git", [[], ["--no-git"]], ids=["git", "no-git"])
 def test_next_steps_of_new_run_as_printed(
     template_repo: Path, tmp_path: Path, httpserver: HTTPServer, no_git: list[str]

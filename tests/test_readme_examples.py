@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from scaffold.adapters.git import Git
@@ -47,6 +48,7 @@ def examples(heading: str) -> list[str]:
     return [line for line in lines if not any(skip in line for skip in NOT_RUN)]
 
 
+@pytest.mark.slow
 def test_new_and_protect_examples_run_as_written(
     template_repo: Path, tmp_path: Path, httpserver: HTTPServer
 ) -> None:
@@ -74,6 +76,7 @@ def test_new_and_protect_examples_run_as_written(
     assert fake.violations == []
 
 
+@pytest.mark.slow
 def test_update_examples_run_as_written(tmp_path: Path) -> None:
     """Against a tiny template with the versions the examples name."""
     tpl = make_tiny_template(

@@ -163,6 +163,7 @@ def test_org_of_thirty_repos_then_a_rerun_writes_nothing(
     assert all(len(repos[f"{ORG}/{n}"].pulls) == 1 for n in behind)
 
 
+@pytest.mark.slow
 def test_dry_run_reports_diff_statistics_and_writes_nothing(
     fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
 ) -> None:
@@ -220,6 +221,7 @@ def test_conflicts_as_a_draft_pull_request_with_the_markers(
     assert report.repos[0].pr_url == "https://github.com/acme/b/pull/1"
 
 
+@pytest.mark.slow
 def test_an_older_update_pull_request_is_superseded(
     fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
 ) -> None:
@@ -245,6 +247,7 @@ def test_an_older_update_pull_request_is_superseded(
     )
 
 
+@pytest.mark.slow
 def test_a_refused_push_fails_that_repo_only_and_a_rerun_converges(
     fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
 ) -> None:
@@ -263,6 +266,7 @@ def test_a_refused_push_fails_that_repo_only_and_a_rerun_converges(
     assert again.exit_code == 0
 
 
+@pytest.mark.slow
 def test_api_errors_and_rate_limits_are_waited_out_or_isolated(
     fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
 ) -> None:
@@ -314,6 +318,7 @@ def test_shard_must_be_i_of_n(text: str) -> None:
         Shard.parse(text)
 
 
+@pytest.mark.slow
 def test_a_shard_run_touches_only_its_share(
     fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
 ) -> None:

@@ -106,6 +106,7 @@ def test_usage_errors_exit_2_and_write_nothing(
     assert fake_org.write_count() == before
 
 
+@pytest.mark.slow
 def test_the_token_never_reaches_output_disk_or_git_config(
     fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
 ) -> None:
@@ -143,6 +144,7 @@ def test_the_token_never_reaches_output_disk_or_git_config(
     assert {r.authorization for r in fake_org.requests} == {f"Bearer {CANARY_TOKEN}"}
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_way_converges_on_rerun(
     fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
 ) -> None:

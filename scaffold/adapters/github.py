@@ -113,6 +113,7 @@ class GitHubClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self._token = token
         self._sleep = sleep
         self._clock = clock
         self._max_attempts = max(1, max_attempts)
@@ -199,6 +200,41 @@ class GitHubClient:
         ``permission`` names what a 403 means; ``not_found`` is the message for 404
         (``accept_404`` returns the 404 response instead).
         """
+        try:
+            return self._request(
+                method,
+                path,
+                json=json,
+                params=params,
+                permission=permission,
+                not_found=not_found,
+                accept_404=accept_404,
+            )
+        except ForgeError as exc:  # a server may echo the token back
+            raise type(exc)(self._scrub(str(exc))) from None
+
+    def _scrub(self, value: Any) -> Any:
+        """``value`` (text or parsed JSON) with every copy of the token masked."""
+        token = self._token.get_secret_value()
+        if isinstance(value, str):
+            return value.replace(token, "***") if token else value
+        if isinstance(value, list):
+            return [self._scrub(v) for v in value]
+        if isinstance(value, dict):
+            return {self._scrub(k): self._scrub(v) for k, v in value.items()}
+        return value
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        params: dict[str, Any] | None,
+        permission: str,
+        not_found: str | None,
+        accept_404: bool,
+    ) -> httpx.Response:
         what = f"{method} {urlsplit(path).path}"
         attempt = 0
         while True:
@@ -280,10 +316,9 @@ class GitHubClient:
             )
         return ForgeError(f"{what}: HTTP {code}: {message}")
 
-    @staticmethod
-    def _json(resp: httpx.Response) -> Any:
+    def _json(self, resp: httpx.Response) -> Any:
         try:
-            return resp.json()
+            return self._scrub(resp.json())
         except ValueError:
             path = urlsplit(str(resp.request.url)).path
             raise ForgeError(

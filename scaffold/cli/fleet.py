@@ -16,14 +16,15 @@ import typer
 from scaffold.adapters.git import Git
 from scaffold.cli.app import app, handle_errors
 from scaffold.cli.inputs import load_answers, parse_set
-from scaffold.layout import FLEET_APPS_DIR, FLUX_APP_KUSTOMIZATION
+from scaffold.errors import MissingTokenError
+from scaffold.layout import FLEET_APPS_DIR, FLUX_APP_KUSTOMIZATION, OIDC_SECRET_ENV_VAR
 
 if TYPE_CHECKING:
     from scaffold.services.fleet import AddedApp
 
 fleet_app = typer.Typer(
     name="fleet",
-    help="Work inside a fleet (infra) repo: register apps, add an example secret.",
+    help="Work inside a fleet (infra) repo: register apps, add encrypted secrets.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -117,3 +118,29 @@ def example_secret_command(
         )
         for rel in written:
             typer.echo(f"Encrypted {rel}")
+
+
+@fleet_app.command("oidc-secret")
+def oidc_secret_command(
+    fleet: Annotated[Path, typer.Argument(help="Path of the fleet (infra) repo.")],
+    *,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the existing encrypted secret.")
+    ] = False,
+) -> None:
+    """Encrypt Argo CD's SSO client secret (from $ARGOCD_OIDC_CLIENT_SECRET) with
+    SOPS into bootstrap/argo-cd/argocd-oidc.sops.yaml (Argo CD + sops fleets)."""
+    from scaffold.adapters.sops import Sops
+    from scaffold.services.fleet import write_oidc_secret
+
+    with handle_errors():
+        value = os.environ.get(OIDC_SECRET_ENV_VAR, "")
+        if not value:
+            raise MissingTokenError(
+                f"{OIDC_SECRET_ENV_VAR}: set it to the OIDC client secret "
+                "(it is read from the environment only)"
+            )
+        written = write_oidc_secret(
+            fleet_path=fleet, value=value, encryptor=Sops(), git=Git(), force=force
+        )
+        typer.echo(f"Encrypted {written}")

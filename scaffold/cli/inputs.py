@@ -32,6 +32,8 @@ def load_answers(path: Path | None) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"--answers {path}: cannot read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--answers {path}: not UTF-8 (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"--answers {path}: invalid YAML") from exc
     if data is None:

@@ -195,7 +195,20 @@ def generate(
         author=author,
         infra=infra,
     )
-    return run_new(options, templates=templates, git=git, rules=rules)
+    return run_new(
+        options,
+        templates=templates,
+        git=git,
+        rules=rules,
+        confirm=_confirm if stdin_is_terminal() else None,
+    )
+
+
+def _confirm(question: str) -> bool:
+    """Ask a yes/no question on the terminal (default no)."""
+    from scaffold.cli.wizard import QuestionaryPrompter
+
+    return QuestionaryPrompter().confirm(question, False)
 
 
 def print_result(result: GeneratedRepo) -> None:

@@ -48,7 +48,17 @@ def api_url_from(option: str | None, env: Mapping[str, str]) -> str:
     from scaffold.adapters.github import DEFAULT_API_URL
 
     url = (option or env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (validates the port)
+    except ValueError:
+        raise ConfigError("--api-url: not a valid URL") from None
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        # checked first: the value may hold a token and is never echoed then
+        raise ConfigError(
+            "--api-url: must be a plain URL without credentials/query "
+            "(the token comes from GITHUB_TOKEN or GH_TOKEN only)"
+        )
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(
             f"--api-url {url!r}: expected https://HOST[/api/v3] "
@@ -58,8 +68,6 @@ def api_url_from(option: str | None, env: Mapping[str, str]) -> str:
         raise ConfigError(
             f"--api-url {url!r}: must be https (the token would travel in clear)"
         )
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigError("--api-url: must be a plain URL without credentials/query")
     return url
 
 

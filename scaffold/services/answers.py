@@ -73,7 +73,54 @@ def safety_rule(value: str) -> str | None:
     for needle, rule in _UNSAFE:
         if needle in value:
             return rule
+    if kind := yaml_retyped(value):
+        return (
+            f"must stay text when written unquoted in YAML (this reads as {kind}; "
+            "values like true, on, y, null, 123, 1e3, 0x10, 2024-01-01 are re-typed)"
+        )
     return None
+
+
+# Scalars YAML re-types that PyYAML (YAML 1.1) leaves as text: YAML 1.1 booleans
+# Go's yaml.v2 resolves (kubectl, kustomize) and YAML 1.2 core-schema numbers
+# (yaml.v3, Helm: 1e3, 0o17)
+_GO_YAML_BOOLS: Final = frozenset({"y", "Y", "n", "N"})
+_YAML12_NUMBER: Final = re.compile(
+    r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"
+    r"|^0o[0-7]+$|^0x[0-9a-fA-F]+$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"
+)
+
+
+def yaml_retyped(value: str) -> str | None:
+    """The type YAML gives ``value`` written unquoted (``key: value``) when that
+    is not text (a boolean, null, a number, a date), else None.
+
+    The empty string is left to the templates (they test for it); values YAML
+    cannot read unquoted at all (``@team``) are quoted by the templates.
+    """
+    if value == "":
+        return None
+    if value != value.strip():
+        return "text without its leading/trailing spaces"
+    if value in _GO_YAML_BOOLS:
+        return "a boolean"
+    if _YAML12_NUMBER.match(value):
+        return "a number"
+    import yaml  # lazy: keeps CLI start-up fast
+
+    try:
+        loaded = yaml.safe_load(f"key: {value}")
+    except yaml.YAMLError:
+        return None
+    got = loaded.get("key") if isinstance(loaded, dict) else value
+    if got is None:
+        return "null"
+    if isinstance(got, bool):
+        return "a boolean"
+    if isinstance(got, (int, float)):
+        return "a number"
+    names = {"date": "a date", "datetime": "a timestamp"}
+    return names.get(type(got).__name__)
 
 
 def cast_to_bool(value: Any) -> bool:
@@ -89,6 +136,50 @@ def cast_to_bool(value: Any) -> bool:
         if lower in {"y", "yes", "t", "true", "on"}:
             return True
     return bool(value)
+
+
+def _parse_yaml(key: str, raw: Any) -> Any:
+    """A ``type: yaml`` answer: text (``--set``, the wizard) is parsed as YAML;
+    values from an answers file arrive parsed already."""
+    if not isinstance(raw, str):
+        return raw
+    import yaml
+
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise InvalidAnswerError(
+            key=key, rule="must be YAML, e.g. [dev, staging, prod]"
+        ) from None
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in an answer (the value itself, or the items of a YAML list)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+_TRUE: Final = frozenset({"y", "yes", "t", "true", "on", "1"})
+_FALSE: Final = frozenset({"n", "no", "f", "false", "off", "0"})
+
+
+def parse_bool(key: str, raw: Any) -> bool:
+    """A boolean answer: a bool, 0/1, or yes/no, true/false, on/off (any case).
+
+    Anything else, the empty string included, is an error (copier would read
+    ``""`` as false and any other text as true).
+    """
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidAnswerError(key=key, rule="must be true or false (yes/no, on/off)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,6 +252,8 @@ class AnswerRules:
     def parse(self, question: Question, raw: Any) -> Any:
         """Convert a raw answer (text from ``--set`` or the wizard) to its type."""
         key, kind = question.key, question.type
+        if kind == "yaml":
+            return _parse_yaml(key, raw)
         if isinstance(raw, (dict, list)) or raw is None:
             raise InvalidAnswerError(key=key, rule=f"must be a single {kind} value")
         if kind == "int":
@@ -176,7 +269,7 @@ class AnswerRules:
             except ValueError:
                 raise InvalidAnswerError(key=key, rule="must be a number") from None
         if kind == "bool":
-            return cast_to_bool(raw)
+            return parse_bool(key, raw)
         return raw if isinstance(raw, str) else str(raw)
 
     def problem(
@@ -196,8 +289,9 @@ class AnswerRules:
             allowed = list(question.choices.values())
             if value not in allowed:
                 return "must be one of: " + ", ".join(str(v) for v in allowed)
-        if safety and isinstance(value, str) and (rule := safety_rule(value)):
-            return rule
+        for text in _strings(value) if safety else []:
+            if rule := safety_rule(text):
+                return rule
         if question.validator:
             try:
                 message = str(

@@ -21,15 +21,17 @@ from scaffold.adapters.git import Git
 from scaffold.adapters.templates import read_answers
 from scaffold.errors import (
     AppExistsError,
-    DirtyRepoError,
     InvalidAnswerError,
     NotAFleetError,
     UsageError,
 )
 from scaffold.layout import (
     ANSWERS_FILE,
+    ARGOCD_OIDC_SECRET,
+    ARGOCD_OIDC_SECRET_FILE,
+    ARGOCD_OIDC_SECRET_KEY,
     DEFAULT_BRANCH,
-    ENVIRONMENTS,
+    DEFAULT_ENVIRONMENTS,
     FLEET_APP_KIND,
     FLEET_APPS_DIR,
     GITOPS_ENGINES,
@@ -38,10 +40,11 @@ from scaffold.layout import (
 )
 from scaffold.models import Question, TemplateSource
 from scaffold.services.access import sync_access
+from scaffold.services.answers import safety_rule
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # answers the app inherits from the fleet; the caller may not override them
-_INHERITED = ("gitops_engine", "secrets")
+INHERITED = ("gitops_engine", "secrets", "environments")
 
 
 class FleetAppRenderer(Protocol):
@@ -76,6 +79,11 @@ class Fleet:
     secrets: str
     default_branch: str
     answers: dict[str, Any]
+
+    @property
+    def environments(self) -> tuple[str, ...]:
+        """The fleet's environments in promotion order (the last is production)."""
+        return environments_of(self.answers)
 
     def app_dir(self, app: str) -> Path:
         return self.path / FLEET_APPS_DIR / app
@@ -178,8 +186,8 @@ def preflight(
     """
     fleet = read_fleet(path, field=field)
     check_app_name(fleet, name)
-    if git is not None and git.is_repo_root(fleet.path) and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if git is not None and git.is_repo_root(fleet.path):
+        git.require_clean(fleet.path)
     return fleet
 
 
@@ -191,6 +199,7 @@ def sync_fleet_access(fleet: Fleet) -> list[str]:
         engine=fleet.engine,
         platform=str(fleet.answers.get("codeowners") or ""),
         apps=fleet.apps(),
+        environments=fleet.environments,
     )
 
 
@@ -242,27 +251,39 @@ def fleet_answers_from_app(app_answers: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def environments_of(fleet_answers: dict[str, Any]) -> tuple[str, ...]:
+    """A fleet's environments from its answers; the default for fleets generated
+    before ``environments`` was an answer."""
+    listed = fleet_answers.get("environments")
+    if isinstance(listed, list) and listed:
+        return tuple(str(env) for env in listed)
+    return DEFAULT_ENVIRONMENTS
+
+
 def fleet_app_data(
     fleet_answers: dict[str, Any], answers: dict[str, Any]
 ) -> dict[str, Any]:
     """The fleet-app template's answers: ``answers`` plus what the fleet fixes.
 
-    Owner, default branch and CODEOWNERS default to the fleet's; the GitOps engine
-    and secrets mode are the fleet's (a different value is an error).
+    Owner, default branch and CODEOWNERS default to the fleet's; the GitOps engine,
+    secrets mode and environments are the fleet's (a different value is an error).
     """
-    for key in _INHERITED:
-        if key in answers and answers[key] != fleet_answers.get(key):
+    inherited: dict[str, Any] = {
+        "gitops_engine": fleet_answers.get("gitops_engine"),
+        "secrets": fleet_answers.get("secrets"),
+        "environments": list(environments_of(fleet_answers)),
+    }
+    for key in INHERITED:
+        if key in answers and answers[key] != inherited[key]:
             raise InvalidAnswerError(
-                key=key,
-                rule=f"is {fleet_answers.get(key)!r} for every app of this fleet",
+                key=key, rule=f"is {inherited[key]!r} for every app of this fleet"
             )
     data: dict[str, Any] = {
         "owner": str(fleet_answers.get("owner", "")),
         "default_branch": str(fleet_answers.get("default_branch", DEFAULT_BRANCH)),
-        **{k: v for k, v in answers.items() if k not in _INHERITED},
+        **{k: v for k, v in answers.items() if k not in INHERITED},
         "repo_kind": FLEET_APP_KIND,
-        "gitops_engine": fleet_answers.get("gitops_engine"),
-        "secrets": fleet_answers.get("secrets"),
+        **inherited,
     }
     if "codeowners" in fleet_answers and "codeowners" not in answers:
         data["codeowners"] = fleet_answers["codeowners"]
@@ -279,6 +300,8 @@ def app_name_problem(name: object) -> str | None:
             "must be a DNS-1123 label of at most 40 characters "
             "(lowercase letters, digits and '-')"
         )
+    if rule := safety_rule(text):  # e.g. true, 123, 1e3, 0x10 re-typed by YAML
+        return rule
     if text in RESERVED_APP_NAMES:
         return f"{text!r} is reserved for the fleet's own objects"
     return None
@@ -311,10 +334,13 @@ def add_app(
     fleet = read_fleet(fleet_path)
     name = check_app_name(fleet, answers.get("name"))
     data = fleet_app_data(fleet.answers, answers)
-    _check_known(data, templates.questions(source))
+    questions = templates.questions(source)
+    if "environments" not in {q.key for q in questions}:
+        data.pop("environments")  # a template version from before the answer
+    _check_known(data, questions)
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     answers_file = answers_file_for(name)
     with tempfile.TemporaryDirectory(prefix=f"scaffold-app-{name}-") as tmp:
         staging = Path(tmp) / "out"
@@ -337,7 +363,7 @@ def add_app(
         git.run(fleet.path, "add", "--", *files, *shared)
         args = ["commit", "-q", "--no-verify", "-m", f"feat(apps): add {name}"]
         if author:
-            args += ["--author", author]
+            args.append(f"--author={author}")
         git.run(fleet.path, *args)
         commit = git.run(fleet.path, "rev-parse", "HEAD").strip()
     return AddedApp(
@@ -386,8 +412,8 @@ def write_example_secret(
     """
     fleet = read_fleet(fleet_path)
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     if fleet.secrets != "sops":
         raise UsageError(
             f"secrets: the fleet uses {fleet.secrets!r}; an example SOPS secret "
@@ -399,7 +425,7 @@ def write_example_secret(
             "overlay (see the fleet README); there is no secrets/<env> directory"
         )
     written: list[str] = []
-    for env in ENVIRONMENTS:
+    for env in fleet.environments:
         rel = f"secrets/{env}/{EXAMPLE_SECRET_NAME}.sops.yaml"
         target = fleet.path / rel
         if target.exists() and not force:
@@ -414,3 +440,69 @@ def write_example_secret(
         msg = "chore(secrets): add SOPS-encrypted example secrets"
         git.run(fleet.path, "commit", "-q", "--no-verify", "-m", msg)
     return written
+
+
+def oidc_secret_manifest(value: str) -> str:
+    """The plaintext Secret argocd-cm's oidc.config refers to (in memory only)."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": ARGOCD_OIDC_SECRET,
+            "namespace": "argocd",
+            # Argo CD resolves `$<Secret>:<key>` only in Secrets with this label
+            "labels": {"app.kubernetes.io/part-of": "argocd"},
+        },
+        "type": "Opaque",
+        "stringData": {ARGOCD_OIDC_SECRET_KEY: value},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def write_oidc_secret(
+    *,
+    fleet_path: Path,
+    value: str,
+    encryptor: Encryptor,
+    git: Git | None = None,
+    force: bool = False,
+) -> str:
+    """Write Argo CD's SSO client secret SOPS-encrypted to ARGOCD_OIDC_SECRET_FILE.
+
+    Only for Argo CD fleets with ``secrets: sops`` and ``sso_oidc_issuer`` (their
+    bootstrap/argo-cd decrypts it with KSOPS). The plaintext goes to sops on stdin
+    and is never written. With ``git`` and a fleet that is a git work tree, the
+    fleet must be clean and the file is committed. Returns the written path.
+    """
+    fleet = read_fleet(fleet_path)
+    if fleet.engine != "argocd":
+        raise UsageError("gitops_engine: SSO client secrets are for Argo CD fleets")
+    if not fleet.answers.get("sso_oidc_issuer"):
+        raise UsageError(
+            "sso_oidc_issuer: the fleet has no SSO; set it (and sso_client_id, "
+            "argocd_url) first"
+        )
+    if fleet.secrets != "sops":
+        raise UsageError(
+            f"secrets: the fleet uses {fleet.secrets!r}; deliver the Secret "
+            f"{ARGOCD_OIDC_SECRET} as its README says (this command needs sops)"
+        )
+    if not value:
+        raise UsageError("the client secret is empty")
+    use_git = git is not None and git.is_repo_root(fleet.path)
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
+    target = fleet.path / ARGOCD_OIDC_SECRET_FILE
+    if target.exists() and not force:
+        raise UsageError(
+            f"{ARGOCD_OIDC_SECRET_FILE} exists (use --force to replace it)"
+        )
+    encrypted = encryptor.encrypt_yaml(
+        oidc_secret_manifest(value), root=fleet.path, filename=ARGOCD_OIDC_SECRET_FILE
+    )
+    target.write_text(encrypted, encoding="utf-8")
+    if use_git and git is not None:
+        git.run(fleet.path, "add", "--", ARGOCD_OIDC_SECRET_FILE)
+        msg = "chore(sso): add the SOPS-encrypted Argo CD client secret"
+        git.run(fleet.path, "commit", "-q", "--no-verify", "-m", msg)
+    return ARGOCD_OIDC_SECRET_FILE

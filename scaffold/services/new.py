@@ -8,15 +8,18 @@ on success, so a failure (bad answer, template error, git error) writes nothing.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from scaffold.adapters.git import Git, parse_ident
-from scaffold.adapters.templates import Rendered, is_local
+from scaffold.adapters.templates import Rendered
+from scaffold.config import is_local
 from scaffold.errors import DestinationExistsError, UsageError
 from scaffold.layout import DEFAULT_BRANCH
 from scaffold.models import GeneratedRepo, Question, RepoKind, TemplateSource
@@ -77,12 +80,22 @@ def is_empty_dir(path: Path) -> bool:
     return not path.exists() or (path.is_dir() and not any(path.iterdir()))
 
 
-def check_destination(dest: Path, *, force: bool, keep: tuple[Path, ...] = ()) -> Path:
+def check_destination(
+    dest: Path,
+    *,
+    force: bool,
+    keep: tuple[Path, ...] = (),
+    git: Git | None = None,
+    confirm: Callable[[str], bool] | None = None,
+) -> Path:
     """Resolve ``dest``; refuse a file or (without ``force``) a non-empty dir.
 
-    ``--force`` replaces the directory, so it must not hold anything in ``keep``
-    (the working directory, the template source).
+    ``--force`` replaces the directory, so it must not be ``/`` or hold the home
+    directory, the working directory or anything in ``keep`` (the template
+    source). With ``git``, a work tree with uncommitted changes is replaced only
+    when ``confirm(question)`` (a prompt on a terminal) says yes.
     """
+    _check_name_lengths(dest)
     dest = dest.resolve()
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"destination {dest} exists and is not a directory")
@@ -90,13 +103,37 @@ def check_destination(dest: Path, *, force: bool, keep: tuple[Path, ...] = ()) -
         return dest
     if not force:
         raise DestinationExistsError(path=str(dest))
-    for path in (Path.cwd(), *keep):
+    if dest == Path(dest.anchor):
+        raise UsageError(f"destination {dest}: --force will not replace the root")
+    for path in (Path.home(), Path.cwd(), *keep):
         if path.resolve().is_relative_to(dest):
             raise UsageError(
                 f"destination {dest} contains {path.resolve()}; "
                 "--force will not replace it"
             )
+    if git is not None and (dest / ".git").exists() and git.is_dirty(dest):
+        question = (
+            f"{dest} is a git work tree with uncommitted changes; "
+            "--force deletes them. Replace it anyway?"
+        )
+        if confirm is None or not confirm(question):
+            raise UsageError(
+                f"destination {dest} is a git work tree with uncommitted changes; "
+                "--force will not replace it (commit or stash them, or confirm "
+                "on a terminal)"
+            )
     return dest
+
+
+def _check_name_lengths(dest: Path) -> None:
+    """Refuse a path the file system cannot hold (one line, exit 2)."""
+    for part in dest.parts:
+        if len(os.fsencode(part)) > 255:
+            raise UsageError(
+                f"destination: the name {part[:40]}… is longer than 255 bytes"
+            )
+    if len(os.fsencode(str(dest.absolute()))) > 4000:
+        raise UsageError("destination: the path is longer than 4000 bytes")
 
 
 def check_git_identity(git: Git, where: Path, author: str | None) -> None:
@@ -154,15 +191,22 @@ def create_repo(
     force: bool = False,
     author: str | None = None,
     rules: AnswerRules | None = None,
+    probe: Git | None = None,
+    confirm: Callable[[str], bool] | None = None,
 ) -> GeneratedRepo:
     """Validate ``answers``, render ``kind`` into ``dest``, init git and commit.
 
     ``git=None`` skips ``git init`` and the first commit. Unanswered questions take
     their defaults; questions without one raise :class:`MissingAnswersError`.
     ``rules`` saves re-reading the questions when the caller already has them.
+    ``probe`` (default ``git``) looks at DEST before ``force`` replaces it and
+    ``confirm`` asks before a work tree with uncommitted changes goes (see
+    :func:`check_destination`).
     """
     local_source = (Path(source.url),) if is_local(source.url) else ()
-    dest = check_destination(dest, force=force, keep=local_source)
+    dest = check_destination(
+        dest, force=force, keep=local_source, git=probe or git, confirm=confirm
+    )
     if git is not None:
         check_git_identity(git, dest.parent, author)
     rules = rules or AnswerRules(templates.questions(source))
@@ -233,6 +277,7 @@ def run_new(
     templates: NewRenderer,
     git: Git,
     rules: AnswerRules | None = None,
+    confirm: Callable[[str], bool] | None = None,
 ) -> NewResult:
     """The ``scaffold new`` use case: generate a repo, register an app in a fleet.
 
@@ -254,6 +299,8 @@ def run_new(
         force=options.force,
         author=options.author,
         rules=rules,
+        probe=git,
+        confirm=confirm,
     )
     registered = None
     if options.infra is not None:

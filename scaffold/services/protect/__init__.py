@@ -3,6 +3,7 @@ writes per target, apply them in order (README: "Applying it"), report them."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -12,7 +13,7 @@ from typing import Any
 import yaml
 
 from scaffold.adapters.templates import read_answers
-from scaffold.errors import ConfigError
+from scaffold.errors import ConfigError, ForgeError
 from scaffold.layout import ANSWERS_FILE, DEFAULT_BRANCH
 from scaffold.services.protect.actions import (
     Action,
@@ -257,6 +258,25 @@ def _apply(actions: list[Action], forge: Forge, *, dry_run: bool) -> None:
             action.apply(forge)
 
 
+def _unexpected_shapes(
+    func: Callable[..., ProtectReport],
+) -> Callable[..., ProtectReport]:
+    """A GitHub answer of the wrong shape is a one-line :class:`ForgeError`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> ProtectReport:
+        try:
+            return func(*args, **kwargs)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise ForgeError(
+                "GitHub answered with JSON of an unexpected shape "
+                f"({type(exc).__name__}); is --api-url a GitHub REST API root?"
+            ) from None
+
+    return wrapper
+
+
+@_unexpected_shapes
 def protect(
     *,
     settings: SettingsFile,
