@@ -359,6 +359,7 @@ actions:
         assert line in err, f"{line!r} not in:\n{err}"
     assert fake_org.requests == []
     assert fake_org.write_count() == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["org.yaml"]  # nor locally
 
 
 @pytest.mark.slow
