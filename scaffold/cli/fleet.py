@@ -58,7 +58,8 @@ def add_app_command(
             "--set",
             metavar="KEY=VALUE",
             help="Answer KEY=VALUE (repeatable): name, app_image, app_tag, "
-            "container_port, replicas, health_path, autoscaling, description.",
+            "container_port, replicas, health_path, autoscaling, description, "
+            "team, team_group.",
         ),
     ] = None,
     answers: Annotated[
