@@ -129,6 +129,16 @@ def next_steps(dest: Path, answers: dict[str, Any], *, git: bool) -> list[str]:
     return steps
 
 
+def local_source_note(url: str) -> str:
+    """Why a repo generated from a local template path cannot pass its CI."""
+    return (
+        f"template source {url} is a local path: the generated scaffold-check job "
+        "installs scaffold from the template source the repo records, so it fails "
+        "until the repo is generated from the template's git URL "
+        "(scaffold new --template <git URL>)"
+    )
+
+
 def create_repo(
     *,
     kind: RepoKind,
@@ -147,7 +157,8 @@ def create_repo(
     their defaults; questions without one raise :class:`MissingAnswersError`.
     ``rules`` saves re-reading the questions when the caller already has them.
     """
-    local_source = (Path(source.url),) if is_local(source.url) else ()
+    local_urls = [source.url] if is_local(source.url) else []
+    local_source = tuple(Path(url) for url in local_urls)
     dest = check_destination(dest, force=force, keep=local_source)
     if git is not None:
         check_git_identity(git, dest.parent, author)
@@ -178,5 +189,5 @@ def create_repo(
         template=source,
         commit=commit,
         next_steps=next_steps(dest, rendered.answers, git=git is not None),
-        notes=rendered.notes,
+        notes=[*rendered.notes, *map(local_source_note, local_urls)],
     )
