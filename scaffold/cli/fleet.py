@@ -124,26 +124,56 @@ def example_secret_command(
 # --- used by `scaffold new app DEST --infra FLEET` ---------------------------------
 
 
+def check_infra_kind(kind: str | None) -> None:
+    """``--infra`` registers app repos only."""
+    if kind is not None and kind != "app":
+        raise UsageError("--infra: only `scaffold new app` can register into a fleet")
+
+
+def infra_answers(infra: Path, given: dict[str, Any], *, git: bool) -> dict[str, Any]:
+    """``given`` with the fleet's own ``infra_repo`` (exit 2 on a different one).
+
+    Without git there is no first commit whose image the fleet could deploy.
+    """
+    from scaffold.layout import IMAGE_TAG
+    from scaffold.services.fleet import app_answers_for, read_fleet
+
+    if not git:
+        raise UsageError(
+            "--infra: the fleet deploys the image of the app repo's first commit "
+            f"({IMAGE_TAG}, built by its first push); drop --no-git"
+        )
+    return app_answers_for(read_fleet(infra, field="--infra"), given)
+
+
 def check_infra(infra: Path, kind: str, data: dict[str, Any]) -> Fleet:
     """Fail fast (exit 2, nothing written) before the app repo is generated."""
     from scaffold.services.fleet import preflight
 
-    if kind != "app":
-        raise UsageError("--infra: only `scaffold new app` can register into a fleet")
+    check_infra_kind(kind)
     return preflight(infra, data.get("name"), git=Git())
 
 
 def register_new_app(
-    infra: Path, app_answers: dict[str, Any], source: TemplateSource, *, commit: bool
+    infra: Path,
+    app_answers: dict[str, Any],
+    source: TemplateSource,
+    *,
+    commit: bool,
+    app_commit: str | None,
 ) -> str:
-    """Register the freshly generated app repo in the fleet; return a summary."""
+    """Register the freshly generated app repo in the fleet; return a summary.
+
+    Every env deploys ``sha-<app_commit>`` at first, the image the app's release
+    workflow builds on the first push (see the fleet README).
+    """
     from scaffold.adapters.templates import CopierTemplates
     from scaffold.services.fleet import add_app, fleet_answers_from_app
 
     git = Git()
     added = add_app(
         fleet_path=infra,
-        answers=fleet_answers_from_app(app_answers),
+        answers=fleet_answers_from_app(app_answers, commit=app_commit),
         source=source,
         templates=CopierTemplates(git=git),
         git=git if commit else None,

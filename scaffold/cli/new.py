@@ -129,6 +129,11 @@ def new(
     """
     with handle_errors():
         given = {**load_answers(answers), **parse_set(set_ or [])}
+        if infra is not None:
+            from scaffold.cli import fleet as fleet_cli
+
+            fleet_cli.check_infra_kind(kind.value if kind else given.get("repo_kind"))
+            given = fleet_cli.infra_answers(infra, given, git=not no_git)
         result = generate(
             kind=kind,
             dest=dest,
@@ -150,7 +155,11 @@ def new(
 
             typer.echo(
                 fleet_cli.register_new_app(
-                    infra, result.answers, result.template, commit=not no_git
+                    infra,
+                    result.answers,
+                    result.template,
+                    commit=not no_git,
+                    app_commit=result.commit,
                 )
             )
 

@@ -37,6 +37,7 @@ from scaffold.layout import (
     FLEET_APP_KIND,
     FLEET_APPS_DIR,
     GITOPS_ENGINES,
+    IMAGE_TAG,
     RESERVED_APP_NAMES,
     SECRETS_MODES,
 )
@@ -194,9 +195,40 @@ def preflight(
     return fleet
 
 
-def fleet_answers_from_app(app_answers: dict[str, Any]) -> dict[str, Any]:
-    """Answers for the fleet-app template derived from an app repo's answers."""
+def repo_of(fleet: Fleet) -> str:
+    """The fleet's GitHub repository, owner/name (from its answers)."""
+    return f"{fleet.owner}/{fleet.name}"
+
+
+def app_answers_for(fleet: Fleet, answers: dict[str, Any]) -> dict[str, Any]:
+    """``answers`` of an app repo that deploys through ``fleet``: its ``infra_repo``
+    (where the release workflow opens promotion PRs) is the fleet's own repository.
+
+    A different explicit ``infra_repo`` is an error (GitHub names compare
+    case-insensitively).
+    """
+    expected = repo_of(fleet)
+    given = answers.get("infra_repo")
+    if given not in (None, "") and str(given).lower() != expected.lower():
+        raise InvalidAnswerError(
+            key="infra_repo",
+            rule=f"must be {expected}, the fleet given with --infra "
+            f"(owner/name from its {ANSWERS_FILE}), not {given}",
+        )
+    return {**answers, "infra_repo": expected}
+
+
+def fleet_answers_from_app(
+    app_answers: dict[str, Any], *, commit: str | None = None
+) -> dict[str, Any]:
+    """Answers for the fleet-app template derived from an app repo's answers.
+
+    ``commit`` (the app repo's first commit) sets the tag every env deploys at first:
+    the image the app's release workflow builds on the first push.
+    """
     result: dict[str, Any] = {}
+    if commit:
+        result["app_tag"] = IMAGE_TAG.format(commit=commit)
     for key in ("name", "description", "container_port", "codeowners"):
         if key in app_answers:
             result[key] = app_answers[key]
