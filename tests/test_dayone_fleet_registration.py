@@ -68,8 +68,9 @@ def test_every_env_deploys_the_image_the_first_push_builds(
     out = tmp_path / "github_output"
     proc = subprocess.run(
         ["bash", "-e", "-c", record["run"]],
-        env={**os.environ, "GITHUB_SHA": first, "TAG": f"sha-{first}", "DIGEST": "sha256:0",
-             "IMAGE": "ghcr.io/acme/web", "GITHUB_OUTPUT": str(out),
+        env={**os.environ, "GITHUB_SHA": first, "TAG": f"sha-{first}",
+             "DIGEST": "sha256:0", "IMAGE": "ghcr.io/acme/web",
+             "GITHUB_OUTPUT": str(out),
              "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")},
         capture_output=True, text=True, check=False,
     )  # fmt: skip
