@@ -415,7 +415,7 @@ def test_release_builds_sha_tagged_image_and_promotes_to_dev(app: Rendered) -> N
     set_image = next(
         s for s in promote["steps"] if "kustomize edit" in s.get("run", "")
     )
-    assert 'kustomize edit set image "$IMAGE=$IMAGE:$TAG"' in set_image["run"]
+    assert 'kustomize edit set image "$IMAGE=$IMAGE:$TAG@$DIGEST"' in set_image["run"]
     pr = by_action["peter-evans/create-pull-request"]["with"]
     assert pr["path"] == "infra"
     assert pr["token"] == "${{ steps.app-token.outputs.token }}"

@@ -498,11 +498,10 @@ def test_flux_layout(fleet: Fleet) -> None:
         assert cfg["dependsOn"] == [{"name": "infra-controllers"}]
         for spec in (ctrl, cfg):
             assert spec["wait"] is True and spec["prune"] is True
-            assert (spec["interval"], spec["retryInterval"], spec["timeout"]) == (
-                "1h",
-                "2m",
-                "5m",
-            )
+            assert (spec["interval"], spec["retryInterval"]) == ("1h", "2m")
+        # controllers: long enough for kube-prometheus-stack's first install
+        # (tests/test_dayone_manifests.py)
+        assert (ctrl["timeout"], cfg["timeout"]) == ("30m", "5m")
         assert cfg["path"] == f"./infrastructure/configs/{env}"
         assert ("secrets" in infra) == (fleet.secrets != "none")
         apps = {
@@ -548,9 +547,9 @@ def test_argocd_layout(fleet: Fleet) -> None:
     assert "finalizers" not in boot["argo-cd"]["metadata"]
     for env in ENVIRONMENTS:
         (root,) = load_yaml_objects(fleet.path / f"bootstrap/root-{env}.yaml")
-        assert (
-            root["spec"]["source"]["directory"]["include"]
-            == f"{{platform.yaml,{env}.yaml}}"
+        assert root["spec"]["source"]["directory"]["include"] == (
+            f"{{bootstrap/argo-cd.yaml,bootstrap/root-{env}.yaml,"
+            f"projects/platform.yaml,projects/{env}.yaml}}"
         )
         objs = load_yaml_objects(fleet.path / f"projects/{env}.yaml")
         proj = next(o for o in objs if o["kind"] == "AppProject")

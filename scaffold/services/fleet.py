@@ -11,6 +11,8 @@ ApplicationSets discover. Nothing shared is edited, so two apps never conflict.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import secrets as _secrets
 import shutil
@@ -35,6 +37,7 @@ from scaffold.layout import (
     DEFAULT_BRANCH,
     ENVIRONMENTS,
     FLEET_APP_KIND,
+    FLEET_APP_OVERLAY,
     FLEET_APPS_DIR,
     GITOPS_ENGINES,
     IMAGE_TAG,
@@ -90,6 +93,73 @@ class Fleet:
         if not root.is_dir():
             return []
         return sorted(p.parent.name for p in root.glob(f"*/{ANSWERS_FILE}"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistryAuth:
+    """Credentials of a private registry (the token comes from the environment)."""
+
+    username: str
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PullSecretMaker:
+    """What :func:`add_app` needs to write an app's SOPS-encrypted pull Secrets."""
+
+    encryptor: Encryptor
+    auth: RegistryAuth | None
+
+
+def pull_secret_manifest(
+    *, name: str, namespace: str, image: str, auth: RegistryAuth
+) -> str:
+    """A ``kubernetes.io/dockerconfigjson`` Secret for ``image``'s registry
+    (plaintext: kept in memory and handed to sops, never written)."""
+    server = image.split("/", 1)[0]
+    pair = base64.b64encode(f"{auth.username}:{auth.token}".encode()).decode()
+    config = {"auths": {server: {"username": auth.username, "auth": pair}}}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": json.dumps(config, sort_keys=True)},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def pull_secret_file(app: str, env: str, name: str) -> str:
+    """Where an app's SOPS-encrypted pull Secret of ``env`` lives (fleet-relative)."""
+    return f"{FLEET_APP_OVERLAY.format(name=app, env=env)}/{name}.sops.yaml"
+
+
+def _write_pull_secrets(
+    staging: Path, fleet: Fleet, answers: dict[str, Any], maker: PullSecretMaker | None
+) -> None:
+    name = str(answers.get("image_pull_secret") or "")
+    if not name or fleet.secrets != "sops":
+        return
+    if maker is None or maker.auth is None:
+        raise UsageError(
+            "image_pull_secret: the fleet encrypts the pull Secret with SOPS and "
+            "needs the registry credentials (--registry-username and the token "
+            "in the environment)"
+        )
+    app = str(answers["name"])
+    for env in ENVIRONMENTS:
+        rel = pull_secret_file(app, env, name)
+        plaintext = pull_secret_manifest(
+            name=name,
+            namespace=f"{app}-{env}",
+            image=str(answers["app_image"]),
+            auth=maker.auth,
+        )
+        encrypted = maker.encryptor.encrypt_yaml(
+            plaintext, root=fleet.path, filename=rel
+        )
+        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+        (staging / rel).write_text(encrypted, encoding="utf-8")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,12 +325,15 @@ def add_app(
     templates: FleetAppRenderer,
     git: Git | None,
     author: str | None = None,
+    pull_secrets: PullSecretMaker | None = None,
 ) -> AddedApp:
     """Render the fleet-app template for ``answers['name']`` into the fleet.
 
     Renders into a temporary directory first and copies the result in only when
     everything succeeded, so a bad answer writes nothing. With ``git`` and a fleet
     that is a git work tree, the fleet must be clean and the app is committed.
+    With ``image_pull_secret`` in a SOPS fleet, ``pull_secrets`` encrypts one
+    pull Secret per env into the app's overlays (nothing in plaintext on disk).
     """
     fleet = read_fleet(fleet_path)
     name = check_app_name(fleet, answers.get("name"))
@@ -288,6 +361,7 @@ def add_app(
     with tempfile.TemporaryDirectory(prefix=f"scaffold-app-{name}-") as tmp:
         staging = Path(tmp) / "out"
         final = templates.render(source, staging, data, answers_file=answers_file)
+        _write_pull_secrets(staging, fleet, final, pull_secrets)
         files = sorted(
             str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
         )
