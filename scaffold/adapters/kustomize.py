@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import yaml
+
 from scaffold.errors import ToolMissingError
+
+#: the file names kustomize reads, in its order of preference
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 INSTALL_HINT = (
     "kustomize is needed to build kustomizations: install kubectl "
@@ -99,6 +104,31 @@ class Kustomize:
         return BuildResult(
             proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start
         )
+
+    def build_without_generators(
+        self, repo: Path, root: Path, generators: Sequence[str]
+    ) -> BuildResult:
+        """Build ``root`` (inside ``repo``) with the ``generators:`` entries
+        ``generators`` left out, in a temporary copy of ``repo`` (the repo itself is
+        never modified; relative references keep working)."""
+        with tempfile.TemporaryDirectory(prefix="scaffold-check-") as tmp:
+            copy = Path(tmp) / "repo"
+            shutil.copytree(
+                repo, copy, symlinks=True, ignore=shutil.ignore_patterns(".git")
+            )
+            target = copy / root.relative_to(repo)
+            kfile = next(
+                (target / n for n in KUSTOMIZATION_FILES if (target / n).is_file()),
+                target / KUSTOMIZATION_FILES[0],
+            )
+            data = yaml.safe_load(kfile.read_text(encoding="utf-8")) or {}
+            kept = [g for g in data.get("generators") or [] if g not in generators]
+            if kept:
+                data["generators"] = kept
+            else:
+                data.pop("generators", None)
+            kfile.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+            return self.build(target)
 
     def build_files(self, files: Sequence[Path]) -> BuildResult:
         """Build a generated kustomization listing ``files`` (what Flux does for a

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from scaffold.services.check.sources import SourceFile
 
 #: Fields whose entries are files or directories kustomize loads.
@@ -42,6 +44,27 @@ class KustomizationRoot:
     @property
     def file_rel(self) -> str:
         return self.source.rel
+
+    def ksops_generators(self) -> list[str]:
+        """``generators:`` entries that are KSOPS generator files (decrypting needs
+        a key; never run offline)."""
+        found = []
+        values = self.data.get("generators")
+        for value in values if isinstance(values, list) else []:
+            path = self.dir / str(value)
+            if not isinstance(value, str) or not path.is_file():
+                continue
+            try:
+                doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue
+            if (
+                isinstance(doc, dict)
+                and doc.get("kind") == "ksops"
+                and str(doc.get("apiVersion", "")).startswith("viaduct.ai/")
+            ):
+                found.append(value)
+        return found
 
     def entries(self) -> Iterable[tuple[str, str]]:
         """(field, entry) for every string entry of the reference fields."""
