@@ -512,8 +512,10 @@ def test_flux_layout(fleet: Fleet) -> None:
             assert obj["spec"]["path"] == f"./apps/{name}/overlays/{env}"
             assert obj["spec"]["dependsOn"] == [{"name": "infra-configs"}]
             assert ("decryption" in obj["spec"]) == (fleet.secrets == "sops")
-        notif = {
-            o["kind"]: o for o in load_yaml_objects(cluster / "notifications.yaml")
+        notif = {  # the commit-status pair (alerts: tests/test_dayone_alerts.py)
+            o["kind"]: o
+            for o in load_yaml_objects(cluster / "notifications.yaml")
+            if o["metadata"]["name"] == "github-status"
         }
         assert notif["Provider"]["spec"]["type"] == "github"
         assert (
