@@ -229,3 +229,62 @@ def test_cluster_secrets_readme_sends_app_secrets_to_the_overlay(
         text = (fleet / f"secrets/{env}/README.md").read_text()
         assert f"`apps/<app>/overlays/{env}/`" in text
         assert "-n my-app-" not in text  # no app secret examples here
+
+
+LABEL = {"scaffold.dev/system": "true"}
+
+
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_system_namespaces_are_excluded_by_label(
+    engine: str, flux: Path, argocd: Path
+) -> None:
+    fleet = flux if engine == "flux" else argocd
+    policies = [
+        o
+        for o in kustomize_build(fleet, "infrastructure/configs/prod").objects
+        if o["kind"] == "ClusterPolicy"
+    ]
+    for policy in policies:
+        for rule in policy["spec"]["rules"]:
+            (entry,) = rule["exclude"]["any"]
+            assert entry == {"resources": {"namespaceSelector": {"matchLabels": LABEL}}}
+    labelled: set[str] = set()
+    if engine == "flux":
+        for path in (fleet / "infrastructure/controllers").glob("*.yaml"):
+            for obj in load_yaml_objects(path):
+                if (
+                    obj["kind"] == "Namespace"
+                    and obj["metadata"].get("labels") == LABEL
+                ):
+                    labelled.add(obj["metadata"]["name"])
+        # flux-system comes from flux bootstrap's gotk-components.yaml: the cluster's
+        # kustomization.yaml (kept by bootstrap) labels it
+        for env in ENVIRONMENTS:
+            doc = yaml.safe_load(
+                (fleet / f"clusters/{env}/flux-system/kustomization.yaml").read_text()
+            )
+            (patch,) = [
+                p
+                for p in doc["patches"]
+                if p["target"] == {"kind": "Namespace", "name": "flux-system"}
+            ]
+            assert yaml.safe_load(patch["patch"]) == [
+                {
+                    "op": "add",
+                    "path": "/metadata/labels/scaffold.dev~1system",
+                    "value": "true",
+                }
+            ]
+        labelled.add("flux-system")
+    else:
+        (ns,) = load_yaml_objects(fleet / "bootstrap/argo-cd/namespace.yaml")
+        assert ns["metadata"]["labels"] == LABEL
+        labelled.add("argocd")
+        for obj in load_yaml_objects(fleet / "projects/platform.yaml"):
+            if "CreateNamespace=true" in obj.get("spec", {}).get("syncPolicy", {}).get(
+                "syncOptions", []
+            ):
+                meta = obj["spec"]["syncPolicy"]["managedNamespaceMetadata"]
+                assert meta == {"labels": LABEL}
+                labelled.add(obj["spec"]["destination"]["namespace"])
+    assert labelled >= {"monitoring", "kyverno"}
