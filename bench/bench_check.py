@@ -3,7 +3,7 @@
 Generates a synthetic infra repo (N apps x 3 envs: plain kustomize base + overlays),
 runs ``scaffold check`` on it (a subprocess, so start-up is included), then builds
 every root it reported as built with the same kustomize command, one after the
-other, and compares. Goal (issue 4): check <= 1.3 x the sum of the bare builds.
+other, and compares. Goal: check <= 1.3 x the sum of the bare builds.
 
     python bench/bench_check.py [--apps 20] [--repeat 3] [--jobs N]
 """

@@ -1,4 +1,4 @@
-"""Benchmarks of issue 2 (not tests): run with ``python bench/bench_new.py``.
+"""Benchmarks of ``scaffold new`` (not tests): run with ``python bench/bench_new.py``.
 
 1. ``scaffold new app --defaults`` vs a bare ``copier copy`` of the same template,
    ref and answers, in the same run, alternating, N repetitions each; medians and

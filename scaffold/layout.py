@@ -40,3 +40,20 @@ REQUIRED_CHECKS: Final = {
     "app": ("lint", "test", "build", "scaffold-check"),
     "infra": ("lint", "scaffold-check"),
 }
+
+# Access: shared files listing every app's team, rewritten between these
+# markers by services.access (the fleet templates render the markers; a test checks).
+CODEOWNERS_FILE: Final = ".github/CODEOWNERS"
+ARGOCD_PROJECT: Final = "projects/{env}.yaml"
+APP_OWNERS_MARKERS: Final = ("# >>> scaffold: app owners", "# <<< scaffold: app owners")
+APP_ROLES_MARKERS: Final = (
+    "# >>> scaffold: app team roles",
+    "# <<< scaffold: app team roles",
+)
+# Argo CD SSO: argocd-cm's oidc.config reads `$<Secret>:<key>`; with SOPS the Secret
+# lives encrypted at ARGOCD_OIDC_SECRET_FILE (written by `scaffold fleet oidc-secret`
+# from the environment variable, never from an argument or a file).
+ARGOCD_OIDC_SECRET: Final = "argocd-oidc"
+ARGOCD_OIDC_SECRET_KEY: Final = "clientSecret"
+ARGOCD_OIDC_SECRET_FILE: Final = "bootstrap/argo-cd/argocd-oidc.sops.yaml"
+OIDC_SECRET_ENV_VAR: Final = "ARGOCD_OIDC_CLIENT_SECRET"

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from pytest_httpserver import HTTPServer
 
+from tests.github_fake import CANARY_TOKEN, FakeGitHub, load_spec
 from tests.helpers import SHARED, TEMPLATE_TAG, make_template_repo
+
+# Property-based suites (Hypothesis). "ci" (the default) keeps the suite fast;
+# "long" is the soak run: HYPOTHESIS_PROFILE=long pytest tests/test_answers_fuzz.py
+# tests/test_security_git.py (see README, "Threat model"). Tests that run a whole
+# command per example scale their count down from the profile's.
+_COMMON = {
+    "deadline": None,
+    "database": None,  # nothing written into the checkout
+    "suppress_health_check": [
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,  # the autouse git_env: same each time
+    ],
+}
+settings.register_profile("ci", max_examples=300, **_COMMON)
+settings.register_profile("long", max_examples=5000, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +61,7 @@ def git_env(
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    # per-test copier cache: a shared one races under xdist (see copier.md)
+    # per-test copier cache: copier's shared cache directory races under xdist
     monkeypatch.setenv("COPIER_CACHE_DIR", str(home / "copier-cache"))
 
 
@@ -55,3 +77,19 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared reference material not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture
+def fake_org(
+    httpserver: HTTPServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FakeGitHub]:
+    """A fake GitHub whose repos are real bare repositories on disk.
+
+    ``https://github.com/OWNER/NAME.git`` reaches them through
+    ``url.<root>/.insteadOf`` in this test's global git config. Accepts
+    ``CANARY_TOKEN`` only; fails the test if a request broke GitHub's description.
+    """
+    fake = FakeGitHub(httpserver, token=CANARY_TOKEN, spec=load_spec()).install()
+    fake.serve_git(tmp_path_factory.mktemp("github"))
+    yield fake
+    assert fake.violations == [], "requests broke GitHub's API description"

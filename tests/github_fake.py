@@ -16,16 +16,31 @@ it receives against GitHub's published OpenAPI description
 
 A request body that breaks the schema gets a 422 *and* is recorded in
 ``violations`` (the ``fake_github`` fixture fails the test if any were recorded).
+
+Org-level commands: a :class:`FakeRepo` can be backed by a real bare repository
+on disk (``add_repo(..., git=True)`` once :meth:`FakeGitHub.serve_git` named a
+root). ``serve_git`` points ``url.<root>/.insteadOf https://github.com/`` in the
+test-only global git config, so a repo's ``clone_url``
+(``https://github.com/OWNER/NAME.git``) reaches its bare repository with the real
+git CLI. The contents and branches endpoints read that repository with git; a
+pull request needs its head branch pushed there (422 otherwise, as GitHub); a
+second open pull request for the same head is refused (422 "A pull request
+already exists"). Hooks in each bare repository log accepted pushes
+(:meth:`FakeGitHub.pushes`) and refuse pushes to protected branches
+(:meth:`FakeGitHub.protect_branch`) or every push (:meth:`FakeGitHub.reject_pushes`).
+``write_count()`` counts API writes plus pushes: a rerun that converges adds none.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import itertools
 import json
 import lzma
 import re
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +53,19 @@ from werkzeug import Request, Response
 from tests.helpers import GITHUB_API_DESCRIPTION
 
 API_VERSION = "2022-11-28"
+# A token-shaped canary: tests assert it never reaches output, files or git config.
+CANARY_TOKEN = "ghp_CANARY0123456789abcdefghijklmnopqrstuvwxyz"
 
-# The operations scaffold protect uses (method, path template).
+# The operations scaffold protect, rollout and status use (method, path template).
 USED_OPERATIONS = (
+    ("get", "/orgs/{org}/repos"),
+    ("get", "/repos/{owner}/{repo}/contents/{path}"),
+    ("get", "/repos/{owner}/{repo}/branches/{branch}"),
+    ("get", "/repos/{owner}/{repo}/pulls"),
+    ("post", "/repos/{owner}/{repo}/pulls"),
+    ("get", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+    ("patch", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+    ("post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     ("get", "/repos/{owner}/{repo}"),
     ("patch", "/repos/{owner}/{repo}"),
     ("get", "/repos/{owner}/{repo}/rulesets"),
@@ -56,6 +81,23 @@ USED_OPERATIONS = (
         "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures",
     ),
 )
+# ... and scaffold bootstrap (org repos, Actions variables and sealed secrets).
+USED_OPERATIONS += (
+    ("post", "/orgs/{org}/repos"),
+    ("get", "/repos/{owner}/{repo}/actions/variables"),
+    ("post", "/repos/{owner}/{repo}/actions/variables"),
+    ("patch", "/repos/{owner}/{repo}/actions/variables/{name}"),
+    ("get", "/repos/{owner}/{repo}/actions/secrets"),
+    ("get", "/repos/{owner}/{repo}/actions/secrets/public-key"),
+    ("put", "/repos/{owner}/{repo}/actions/secrets/{secret_name}"),
+)
+
+
+def _param_regex(template: str, group: str) -> str:
+    """A path template's ``{param}``s as ``group``; ``{path}`` (contents API) may
+    span slashes. ``template`` may be ``re.escape``d."""
+    template = re.sub(r"\\?\{path\\?\}", group.replace("[^/]+", ".+"), template)
+    return re.sub(r"\\?\{[^/]+?\\?\}", group, template)
 
 
 def _pointer(*parts: str) -> str:
@@ -74,9 +116,7 @@ class GitHubSpec:
         self.doc: dict[str, Any] = json.loads(lzma.decompress(path.read_bytes()))
         self._ops: dict[str, list[tuple[re.Pattern[str], str]]] = {}
         for template, item in self.doc["paths"].items():
-            regex = re.compile(
-                "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
-            )
+            regex = re.compile("^" + _param_regex(re.escape(template), "[^/]+") + "$")
             for method in item:
                 if method in {"get", "put", "post", "patch", "delete"}:
                     self._ops.setdefault(method, []).append((regex, template))
@@ -220,10 +260,68 @@ class FakeRepo:
     rulesets: dict[int, dict[str, Any]] = field(default_factory=dict)
     protection: dict[str, dict[str, Any]] = field(default_factory=dict)
     signatures: dict[str, bool] = field(default_factory=dict)
+    archived: bool = False
+    fork: bool = False
+    bare: Path | None = None  # the bare repository behind it (git-backed repos)
+    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    @property
+    def clone_url(self) -> str:
+        return f"{GIT_BASE}{self.full_name}.git"
+
+    def git(self, *args: str, check: bool = True) -> str:
+        """Run git in the bare repository; return stdout."""
+        assert self.bare is not None, f"{self.full_name} is not git-backed"
+        proc = subprocess.run(
+            ["git", "--git-dir", str(self.bare), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)}: {proc.stderr}")
+        return proc.stdout
+
+    def ref(self, branch: str) -> str | None:
+        """The sha of ``branch`` (None when absent)."""
+        if self.bare is None:
+            return "0" * 40 if branch in self.branches else None
+        out = self.git(
+            "rev-parse",
+            "-q",
+            "--verify",
+            f"refs/heads/{branch}^{{commit}}",
+            check=False,
+        ).strip()
+        return out or None
+
+    def has_branch(self, branch: str) -> bool:
+        return self.ref(branch) is not None
+
+
+GIT_BASE = "https://github.com/"
+
+# Bare-repository hooks: log accepted pushes; refuse protected refs / every push.
+_PRE_RECEIVE = """#!/bin/sh
+if [ -f "$GIT_DIR/fake-reject" ]; then cat "$GIT_DIR/fake-reject" >&2; exit 1; fi
+status=0
+while read old new ref; do
+  if [ -f "$GIT_DIR/fake-protected" ] && grep -qxF "$ref" "$GIT_DIR/fake-protected"
+  then
+    echo "GH006: Protected branch update failed for $ref." >&2
+    status=1
+  fi
+done
+exit $status
+"""
+_POST_RECEIVE = """#!/bin/sh
+cat >> "$GIT_DIR/fake-pushes"
+"""
 
 
 class _Reply(Exception):
@@ -268,8 +366,20 @@ class FakeGitHub:
         self.faults: list[Fault] = []
         self.admin = True  # False: the token lacks "Administration" permission
         self.max_per_page = 100
+        self.git_root: Path | None = None
         self._ids = itertools.count(41)
         self._routes: dict[tuple[str, str], Callable[..., Any]] = {
+            ("GET", "/orgs/{org}/repos"): self._list_org_repos,
+            ("GET", "/repos/{owner}/{repo}/contents/{path}"): self._get_contents,
+            ("GET", "/repos/{owner}/{repo}/branches/{branch}"): self._get_branch,
+            ("GET", "/repos/{owner}/{repo}/pulls"): self._list_pulls,
+            ("POST", "/repos/{owner}/{repo}/pulls"): self._create_pull,
+            ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"): self._get_pull,
+            ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"): self._patch_pull,
+            (
+                "POST",
+                "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+            ): self._create_comment,
             ("GET", "/repos/{owner}/{repo}"): self._get_repo,
             ("PATCH", "/repos/{owner}/{repo}"): self._patch_repo,
             ("GET", "/repos/{owner}/{repo}/rulesets"): self._list_rulesets,
@@ -297,6 +407,12 @@ class FakeGitHub:
                 "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures",
             ): self._delete_signatures,
         }
+        self._routes.update(self._bootstrap_routes())
+        # Actions state per repo full name (bootstrap)
+        self.variables: dict[str, dict[str, dict[str, str]]] = {}
+        self.secrets: dict[str, dict[str, dict[str, str]]] = {}
+        self._secret_keys: dict[str, Any] = {}  # full name -> nacl PrivateKey
+        self.bad_secrets: list[str] = []  # PUTs whose value did not decrypt
 
     # --- set-up -----------------------------------------------------------------
 
@@ -310,10 +426,93 @@ class FakeGitHub:
     def url(self) -> str:
         return self.server.url_for(self.prefix).rstrip("/")
 
-    def add_repo(self, owner: str, name: str, **kwargs: Any) -> FakeRepo:
+    def serve_git(self, root: Path) -> FakeGitHub:
+        """Keep git-backed repos under ``root``; make ``https://github.com/...``
+        clone URLs reach them (``url.<root>/.insteadOf`` in the test-only global
+        git config, ``GIT_CONFIG_GLOBAL`` from tests/conftest.py)."""
+        import os
+
+        root.mkdir(parents=True, exist_ok=True)
+        self.git_root = root
+        gitconfig = os.environ.get("GIT_CONFIG_GLOBAL")
+        assert gitconfig, "GIT_CONFIG_GLOBAL must point at the test's git config"
+        subprocess.run(
+            [
+                "git",
+                "config",
+                "--file",
+                gitconfig,
+                f"url.{root.as_uri()}/.insteadOf",
+                GIT_BASE,
+            ],
+            check=True,
+        )
+        return self
+
+    def add_repo(
+        self, owner: str, name: str, *, git: bool = False, **kwargs: Any
+    ) -> FakeRepo:
+        """A repository; ``git=True`` backs it with an empty bare repository
+        (push to its ``clone_url`` to fill it)."""
         repo = FakeRepo(owner=owner, name=name, **kwargs)
+        if git:
+            assert self.git_root is not None, "call serve_git(root) first"
+            repo.bare = self.git_root / owner / f"{name}.git"
+            subprocess.run(
+                [
+                    "git",
+                    "init",
+                    "-q",
+                    "--bare",
+                    "-b",
+                    repo.default_branch,
+                    str(repo.bare),
+                ],
+                check=True,
+            )
+            for hook, text in (
+                ("pre-receive", _PRE_RECEIVE),
+                ("post-receive", _POST_RECEIVE),
+            ):
+                path = repo.bare / "hooks" / hook
+                path.write_text(text, encoding="utf-8")
+                path.chmod(0o755)
         self.repos[repo.full_name] = repo
         return repo
+
+    def protect_branch(self, repo: FakeRepo, branch: str) -> None:
+        """Refuse every push to ``branch`` from now on (as branch protection)."""
+        assert repo.bare is not None
+        path = repo.bare / "fake-protected"
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        path.write_text(old + f"refs/heads/{branch}\n", encoding="utf-8")
+
+    def reject_pushes(self, repo: FakeRepo, message: str | None) -> None:
+        """Refuse every push with ``message`` (None: accept pushes again)."""
+        assert repo.bare is not None
+        path = repo.bare / "fake-reject"
+        if message is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(message + "\n", encoding="utf-8")
+
+    def pushes(self, repo: FakeRepo | None = None) -> list[tuple[str, str, str, str]]:
+        """Accepted pushes as (repo, old sha, new sha, ref), oldest first."""
+        result = []
+        for found in [repo] if repo is not None else list(self.repos.values()):
+            if found.bare is None:
+                continue
+            log = found.bare / "fake-pushes"
+            if not log.exists():
+                continue
+            for line in log.read_text(encoding="utf-8").splitlines():
+                old, new, ref = line.split()
+                result.append((found.full_name, old, new, ref))
+        return result
+
+    def write_count(self) -> int:
+        """API writes plus accepted pushes so far (a converged rerun adds 0)."""
+        return len(self.writes) + len(self.pushes())
 
     def fail(
         self,
@@ -409,7 +608,7 @@ class FakeGitHub:
                 raise _error(404, "Not Found")
             return template
         for m, template in self._routes:
-            regex = "^" + re.sub(r"\{[^/]+?\}", "[^/]+", template) + "$"
+            regex = "^" + _param_regex(template, "[^/]+") + "$"
             if m == method and re.match(regex, path):
                 return template
         raise _error(404, "Not Found")
@@ -417,7 +616,7 @@ class FakeGitHub:
     @staticmethod
     def _params(template: str, path: str) -> dict[str, str]:
         names = re.findall(r"\{([^/]+?)\}", template)
-        regex = "^" + re.sub(r"\{[^/]+?\}", "([^/]+)", template) + "$"
+        regex = "^" + _param_regex(template, "([^/]+)") + "$"
         match = re.match(regex, path)
         assert match is not None
         return dict(zip(names, match.groups(), strict=True))
@@ -443,6 +642,10 @@ class FakeGitHub:
             "name": repo.name,
             "full_name": repo.full_name,
             "owner": {"login": repo.owner, "type": "Organization"},
+            "html_url": f"{GIT_BASE}{repo.full_name}",
+            "clone_url": repo.clone_url,
+            "archived": repo.archived,
+            "fork": repo.fork,
             "default_branch": repo.default_branch,
             "visibility": "private" if repo.settings.get("private") else "public",
             "permissions": {"admin": self.admin, "push": True, "pull": True},
@@ -455,7 +658,7 @@ class FakeGitHub:
     def _patch_repo(self, request: Request, body: Any, owner: str, repo: str) -> None:
         found = self._repo(owner, repo)
         self._need_admin()
-        if "default_branch" in body and body["default_branch"] not in found.branches:
+        if "default_branch" in body and not found.has_branch(body["default_branch"]):
             raise _error(
                 422,
                 "Validation Failed",
@@ -476,6 +679,219 @@ class FakeGitHub:
             else:
                 found.settings[key] = value
         raise _Reply(200, self._repo_json(found))
+
+    def _page(
+        self, request: Request, items: list[Any], path: str
+    ) -> tuple[list[Any], dict[str, str]]:
+        """One page of ``items`` and its ``Link`` header (GitHub's pagination)."""
+        per_page = min(int(request.args.get("per_page", 30)), self.max_per_page)
+        page = int(request.args.get("page", 1))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(items):
+            query = urlencode({**request.args.to_dict(), "page": page + 1})
+            headers["Link"] = f'<{self.url}{path}?{query}>; rel="next"'
+        return chunk, headers
+
+    # --- org, contents, branches (git-backed) -------------------------------------
+
+    def _list_org_repos(self, request: Request, body: Any, org: str) -> None:
+        repos = sorted(
+            (r for r in self.repos.values() if r.owner.lower() == org.lower()),
+            key=lambda r: r.name.lower(),
+        )
+        if not repos:
+            raise _error(404, "Not Found")
+        items = [self._repo_json(r) for r in repos]
+        raise _Reply(200, *self._page(request, items, f"/orgs/{org}/repos"))
+
+    def _git_repo(self, owner: str, repo: str) -> FakeRepo:
+        found = self._repo(owner, repo)
+        assert found.bare is not None, f"{found.full_name} is not git-backed"
+        return found
+
+    def _get_contents(
+        self, request: Request, body: Any, owner: str, repo: str, path: str
+    ) -> None:
+        found = self._git_repo(owner, repo)
+        ref = request.args.get("ref") or found.default_branch
+        if found.ref(ref) is None and not re.fullmatch(r"[0-9a-f]{40}", ref):
+            raise _error(404, f"No commit found for the ref {ref}")
+        path = path.strip("/")
+        kind = found.git("cat-file", "-t", f"{ref}:{path}", check=False).strip()
+        url = f"{self.url}/repos/{found.full_name}/contents/{path}?ref={ref}"
+        if kind == "blob":
+            sha = found.git("rev-parse", f"{ref}:{path}").strip()
+            raw = subprocess.run(
+                ["git", "--git-dir", str(found.bare), "cat-file", "blob", sha],
+                capture_output=True,
+                check=True,
+            ).stdout
+            encoded = base64.encodebytes(raw).decode("ascii")  # GitHub wraps at 60/76
+            raise _Reply(
+                200,
+                {
+                    "type": "file",
+                    "encoding": "base64",
+                    "size": len(raw),
+                    "name": path.rsplit("/", 1)[-1],
+                    "path": path,
+                    "content": encoded,
+                    "sha": sha,
+                    "url": url,
+                },
+            )
+        if kind == "tree":
+            entries = []
+            out = found.git("ls-tree", "-z", f"{ref}:{path}")
+            for entry in out.split("\0"):
+                if not entry:
+                    continue
+                meta, name = entry.split("\t", 1)
+                _mode, typ, sha = meta.split()
+                entries.append(
+                    {
+                        "type": "dir" if typ == "tree" else "file",
+                        "name": name,
+                        "path": f"{path}/{name}",
+                        "sha": sha,
+                    }
+                )
+            raise _Reply(200, entries)
+        raise _error(404, "Not Found")
+
+    def _get_branch(
+        self, request: Request, body: Any, owner: str, repo: str, branch: str
+    ) -> None:
+        found = self._repo(owner, repo)
+        sha = found.ref(branch)
+        if sha is None:
+            raise _error(404, "Branch not found")
+        raise _Reply(
+            200,
+            {
+                "name": branch,
+                "commit": {"sha": sha},
+                "protected": branch in found.protection,
+            },
+        )
+
+    # --- pull requests ------------------------------------------------------------
+
+    def _pull_json(self, repo: FakeRepo, pr: dict[str, Any]) -> dict[str, Any]:
+        head_sha = repo.ref(pr["head"]) if pr["state"] == "open" else pr["head_sha"]
+        return {
+            "url": f"{self.url}/repos/{repo.full_name}/pulls/{pr['number']}",
+            "html_url": f"{GIT_BASE}{repo.full_name}/pull/{pr['number']}",
+            "number": pr["number"],
+            "state": pr["state"],
+            "title": pr["title"],
+            "body": pr["body"],
+            "draft": pr["draft"],
+            "user": {"login": "scaffold-bot"},
+            "head": {
+                "label": f"{repo.owner}:{pr['head']}",
+                "ref": pr["head"],
+                "sha": head_sha or pr["head_sha"],
+                "repo": {"full_name": repo.full_name},
+            },
+            "base": {
+                "label": f"{repo.owner}:{pr['base']}",
+                "ref": pr["base"],
+                "sha": repo.ref(pr["base"]),
+                "repo": {"full_name": repo.full_name},
+            },
+        }
+
+    def _list_pulls(self, request: Request, body: Any, owner: str, repo: str) -> None:
+        found = self._repo(owner, repo)
+        state = request.args.get("state", "open")
+        head = request.args.get("head")
+        base = request.args.get("base")
+        items = [
+            self._pull_json(found, pr)
+            for pr in sorted(found.pulls.values(), key=lambda p: -p["number"])
+            if (state == "all" or pr["state"] == state)
+            and (head is None or head == f"{found.owner}:{pr['head']}")
+            and (base is None or base == pr["base"])
+        ]
+        raise _Reply(
+            200, *self._page(request, items, f"/repos/{found.full_name}/pulls")
+        )
+
+    def _create_pull(self, request: Request, body: Any, owner: str, repo: str) -> None:
+        found = self._repo(owner, repo)
+        head = body["head"].split(":", 1)[-1]
+        invalid = [
+            {"resource": "PullRequest", "field": key, "code": "invalid"}
+            for key, branch in (("head", head), ("base", body["base"]))
+            if not found.has_branch(branch)
+        ]
+        if invalid:
+            raise _error(422, "Validation Failed", errors=invalid)
+        if any(
+            pr["state"] == "open" and pr["head"] == head and pr["base"] == body["base"]
+            for pr in found.pulls.values()
+        ):
+            raise _error(
+                422,
+                "Validation Failed",
+                errors=[
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": "A pull request already exists for "
+                        f"{found.owner}:{head}.",
+                    }
+                ],
+            )
+        number = max(found.pulls, default=0) + 1  # numbered per repository
+        found.pulls[number] = {
+            "number": number,
+            "state": "open",
+            "title": body.get("title", ""),
+            "body": body.get("body") or "",
+            "draft": bool(body.get("draft", False)),
+            "head": head,
+            "base": body["base"],
+            "head_sha": found.ref(head),
+        }
+        raise _Reply(201, self._pull_json(found, found.pulls[number]))
+
+    def _pull(self, repo: FakeRepo, number: str) -> dict[str, Any]:
+        pr = repo.pulls.get(int(number))
+        if pr is None:
+            raise _error(404, "Not Found")
+        return pr
+
+    def _get_pull(
+        self, request: Request, body: Any, owner: str, repo: str, pull_number: str
+    ) -> None:
+        found = self._repo(owner, repo)
+        raise _Reply(200, self._pull_json(found, self._pull(found, pull_number)))
+
+    def _patch_pull(
+        self, request: Request, body: Any, owner: str, repo: str, pull_number: str
+    ) -> None:
+        found = self._repo(owner, repo)
+        pr = self._pull(found, pull_number)
+        if body.get("state") == "closed" and pr["state"] == "open":
+            pr["head_sha"] = found.ref(pr["head"])
+        for key in ("title", "body", "state", "base"):
+            if key in body:
+                pr[key] = body[key]
+        raise _Reply(200, self._pull_json(found, pr))
+
+    def _create_comment(
+        self, request: Request, body: Any, owner: str, repo: str, issue_number: str
+    ) -> None:
+        found = self._repo(owner, repo)
+        self._pull(found, issue_number)
+        found.comments.setdefault(int(issue_number), []).append(body["body"])
+        raise _Reply(
+            201,
+            {"id": next(self._ids), "body": body["body"], "user": {"login": "bot"}},
+        )
 
     # --- rulesets ---------------------------------------------------------------
 
@@ -554,6 +970,8 @@ class FakeGitHub:
             "rules": self._fill_rule_defaults(body.get("rules", [])),
         }
         found.rulesets[ruleset_id] = ruleset
+        if found.bare is not None and self._guards_default_branch(ruleset):
+            self.protect_branch(found, found.default_branch)
         raise _Reply(201, self._ruleset_json(found, ruleset))
 
     def _ruleset(self, repo: FakeRepo, ruleset_id: str) -> dict[str, Any]:
@@ -587,7 +1005,7 @@ class FakeGitHub:
     def _branch(self, owner: str, repo: str, branch: str) -> FakeRepo:
         found = self._repo(owner, repo)
         self._need_admin()
-        if branch not in found.branches:
+        if not found.has_branch(branch):
             raise _error(404, "Branch not found")
         return found
 
@@ -683,6 +1101,8 @@ class FakeGitHub:
                 errors=["Required linear history needs squash or rebase merging"],
             )
         found.protection[branch] = copy.deepcopy(body)
+        if found.bare is not None:  # a protected branch refuses direct pushes
+            self.protect_branch(found, branch)
         raise _Reply(200, self._protection_json(found, branch, body))
 
     def _delete_protection(
@@ -711,6 +1131,167 @@ class FakeGitHub:
             raise _error(404, "Branch not protected")
         found.signatures[branch] = False
         raise _Reply(204)
+
+    # --- scaffold bootstrap: org repos, Actions variables and secrets -------------
+
+    def _bootstrap_routes(self) -> dict[tuple[str, str], Callable[..., Any]]:
+        return {
+            ("POST", "/orgs/{org}/repos"): self._create_org_repo,
+            ("GET", "/repos/{owner}/{repo}/actions/variables"): self._list_variables,
+            ("POST", "/repos/{owner}/{repo}/actions/variables"): self._post_variable,
+            (
+                "PATCH",
+                "/repos/{owner}/{repo}/actions/variables/{name}",
+            ): self._patch_variable,
+            ("GET", "/repos/{owner}/{repo}/actions/secrets"): self._list_secrets,
+            (
+                "GET",
+                "/repos/{owner}/{repo}/actions/secrets/public-key",
+            ): self._secrets_key,
+            (
+                "PUT",
+                "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
+            ): self._put_secret,
+        }
+
+    @staticmethod
+    def _guards_default_branch(ruleset: dict[str, Any]) -> bool:
+        """An active ruleset with a pull_request rule on the default branch: pushes
+        to it are refused (as on GitHub)."""
+        include = ruleset.get("conditions", {}).get("ref_name", {}).get("include", [])
+        return (
+            ruleset.get("enforcement") == "active"
+            and "~DEFAULT_BRANCH" in include
+            and any(r.get("type") == "pull_request" for r in ruleset.get("rules", []))
+        )
+
+    def _create_org_repo(self, request: Request, body: Any, org: str) -> None:
+        self._need_admin()
+        if f"{org}/{body['name']}" in self.repos:
+            raise _error(
+                422,
+                "Repository creation failed.",
+                errors=[
+                    {
+                        "resource": "Repository",
+                        "code": "custom",
+                        "field": "name",
+                        "message": "name already exists on this account",
+                    }
+                ],
+            )
+        visibility = body.get("visibility") or (
+            "private" if body.get("private") else "public"
+        )
+        repo = self.add_repo(org, body["name"], git=self.git_root is not None)
+        repo.settings["private"] = visibility != "public"
+        if "description" in body:
+            repo.settings["description"] = body["description"]
+        reply = self._repo_json(repo)
+        reply["visibility"] = visibility
+        raise _Reply(201, reply)
+
+    def _actions_repo(self, owner: str, repo: str) -> str:
+        return self._repo(owner, repo).full_name
+
+    def _list_variables(
+        self, request: Request, body: Any, owner: str, repo: str
+    ) -> None:
+        stored = self.variables.get(self._actions_repo(owner, repo), {})
+        per_page = min(int(request.args.get("per_page", 10)), 30)
+        page = int(request.args.get("page", 1))
+        items = sorted(stored.values(), key=lambda v: v["name"])
+        chunk = items[(page - 1) * per_page : page * per_page]
+        raise _Reply(200, {"total_count": len(items), "variables": chunk})
+
+    def _post_variable(
+        self, request: Request, body: Any, owner: str, repo: str
+    ) -> None:
+        stored = self.variables.setdefault(self._actions_repo(owner, repo), {})
+        if body["name"].upper() in {n.upper() for n in stored}:
+            raise _error(409, "Already exists - Variable already exists")
+        stamp = "2026-11-30T09:00:00Z"
+        stored[body["name"]] = {
+            "name": body["name"],
+            "value": body["value"],
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        raise _Reply(201, {})
+
+    def _patch_variable(
+        self, request: Request, body: Any, owner: str, repo: str, name: str
+    ) -> None:
+        stored = self.variables.get(self._actions_repo(owner, repo), {})
+        if name not in stored:
+            raise _error(404, "Not Found")
+        entry = stored.pop(name)
+        entry.update({k: v for k, v in body.items() if k in {"name", "value"}})
+        stored[entry["name"]] = entry
+        raise _Reply(204)
+
+    def _list_secrets(self, request: Request, body: Any, owner: str, repo: str) -> None:
+        full_name = self._actions_repo(owner, repo)
+        stored = self.secrets.get(full_name, {})
+        items = [
+            {"name": n, "created_at": v["created_at"], "updated_at": v["updated_at"]}
+            for n, v in sorted(stored.items())
+        ]
+        chunk, headers = self._page(
+            request, items, f"/repos/{full_name}/actions/secrets"
+        )
+        raise _Reply(200, {"total_count": len(items), "secrets": chunk}, headers)
+
+    def _secret_key(self, full_name: str) -> Any:
+        from nacl.public import PrivateKey
+
+        if full_name not in self._secret_keys:
+            self._secret_keys[full_name] = PrivateKey.generate()
+        return self._secret_keys[full_name]
+
+    def _key_id(self, full_name: str) -> str:
+        return f"key-{abs(hash(full_name)) % 10**8}"
+
+    def _secrets_key(self, request: Request, body: Any, owner: str, repo: str) -> None:
+        full_name = self._actions_repo(owner, repo)
+        public = bytes(self._secret_key(full_name).public_key)
+        raise _Reply(
+            200,
+            {
+                "key_id": self._key_id(full_name),
+                "key": base64.b64encode(public).decode("ascii"),
+            },
+        )
+
+    def secret_value(self, full_name: str, name: str) -> str:
+        """The decrypted value GitHub would hold (tests only)."""
+        return self.secrets[full_name][name]["value"]
+
+    def _put_secret(
+        self, request: Request, body: Any, owner: str, repo: str, secret_name: str
+    ) -> None:
+        from nacl.exceptions import CryptoError
+        from nacl.public import SealedBox
+
+        full_name = self._actions_repo(owner, repo)
+        if body["key_id"] != self._key_id(full_name):
+            self.bad_secrets.append(f"{full_name}/{secret_name}: wrong key_id")
+            raise _error(422, "Bad request - key_id does not match")
+        try:
+            sealed = base64.b64decode(body["encrypted_value"], validate=True)
+            value = SealedBox(self._secret_key(full_name)).decrypt(sealed).decode()
+        except (ValueError, CryptoError, UnicodeDecodeError):
+            self.bad_secrets.append(f"{full_name}/{secret_name}: does not decrypt")
+            raise _error(422, "Bad request - could not decrypt the secret") from None
+        stored = self.secrets.setdefault(full_name, {})
+        stamp = f"2026-11-30T09:{len(self.requests) % 60:02d}:00Z"
+        created = stored.get(secret_name, {}).get("created_at", stamp)
+        stored[secret_name] = {
+            "value": value,
+            "created_at": created,
+            "updated_at": stamp,
+        }
+        raise _Reply(201 if created == stamp else 204)
 
 
 @functools.cache

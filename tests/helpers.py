@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,75 @@ def commit_all(repo: Path, message: str) -> str:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--no-verify", "-m", message)
     return git(repo, "rev-parse", "HEAD").strip()
+
+
+def build_file_tree(spec: Mapping[str | Path, str], *, dedent: bool = True) -> None:
+    """Write each path -> text of ``spec`` (parents created; text dedented),
+    like copier's own test helper of the same name."""
+    for path, text in spec.items():
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text) if dedent else text, encoding="utf-8")
+
+
+# A template as small as scaffold accepts: the root copier.yml's shape (kinds under
+# templates/<repo_kind>, a fleet app's answers under apps/<name>/, the answers a
+# fleet and its apps need), with the files a test gives it.
+TINY_COPIER_YML = """\
+    _subdirectory: "templates/{{ repo_kind }}"
+    _answers_file: >-
+      {% if repo_kind == 'fleet-app' %}apps/{{ name }}/.copier-answers.yml{%
+      else %}.copier-answers.yml{% endif %}
+    _templates_suffix: .jinja
+    _envops:
+      keep_trailing_newline: true
+    repo_kind:
+      type: str
+      choices: {app: app, infra: infra, fleet-app: fleet-app}
+    name:
+      type: str
+    owner:
+      type: str
+    default_branch:
+      type: str
+      default: main
+    gitops_engine:
+      type: str
+      default: flux
+    secrets:
+      type: str
+      default: none
+    app_image:
+      type: str
+      default: ""
+    app_tag:
+      type: str
+      default: ""
+    """
+TINY_KINDS = ("app", "infra", "fleet-app")
+
+
+def make_tiny_template(dest: Path, files: Mapping[str, str], tag: str) -> Path:
+    """A git repo with :data:`TINY_COPIER_YML`, an answers file template per kind
+    and ``files`` (repo-relative paths, e.g. ``templates/app/NOTES.md``), committed
+    and tagged ``tag``. Later versions: :func:`release`."""
+    answers = "{{ _copier_answers | to_nice_yaml }}"
+    build_file_tree(
+        {
+            dest / "copier.yml": TINY_COPIER_YML,
+            **{
+                dest / f"templates/{kind}/{{{{ _copier_conf.answers_file }}}}.jinja": (
+                    answers
+                )
+                for kind in TINY_KINDS
+            },
+            **{dest / rel: text for rel, text in files.items()},
+        }
+    )
+    git(dest, "init", "-q", "-b", "main")
+    commit_all(dest, f"templates {tag}")
+    git(dest, "tag", tag)
+    return dest
 
 
 def copy_template_tree(dest: Path) -> None:
@@ -144,3 +215,30 @@ def branches(repo: Path) -> list[str]:
 def leftovers(parent: Path) -> list[str]:
     """Entries of ``parent`` that look like scaffold's temporary directories."""
     return sorted(p.name for p in parent.iterdir() if ".scaffold-" in p.name)
+
+
+def printed_after(out: str, intro: str) -> str:
+    """The indented lines under the first line ending with ``intro``, unindented."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.rstrip().endswith(intro))
+    block = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  "):
+            break
+        block.append(line[2:])
+    assert block, f"nothing printed under {intro!r}:\n{out}"
+    return "\n".join(block) + "\n"
+
+
+def bash(script: str, cwd: Path, **env: str) -> str:
+    """Run ``script`` as printed (errexit); return its output, fail on error."""
+    proc = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=cwd,
+        env={**os.environ, "PATH": TOOL_PATH, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{script}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout

@@ -213,7 +213,7 @@ def test_config_file_exclude(tmp_path: Path) -> None:
 
 
 def test_output_schema_lists_exactly_the_catalogue_rules() -> None:
-    from scaffold.rules import catalogue
+    from scaffold.services.check.rules import catalogue
 
     schema = json.loads(OUTPUT_SCHEMA.read_text())
     assert schema["$defs"]["ruleId"]["enum"] == list(catalogue())

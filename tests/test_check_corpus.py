@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from scaffold.rules import Severity, catalogue
 from scaffold.services.check import RootStatus
+from scaffold.services.check.rules import Severity, catalogue
 from tests.check_support import CORPUS, LOCATOR, OUTPUT_SCHEMA, run_check
 
 OUTPUT_VALIDATOR = jsonschema.Draft202012Validator(

@@ -1,5 +1,4 @@
-"""Every generated variant passes ``scaffold check --strict`` (the issue's acceptance
-test) with the shared CRD schemas.
+"""Every generated variant passes ``scaffold check --strict`` with the CRD schemas.
 
 Variants come from the root copier.yml: every combination of the choice questions
 that apply to a repo kind (e.g. infra x engine x secrets), so the test follows the

@@ -16,9 +16,9 @@ from scaffold.adapters.schemas import (
     supported_kubernetes_versions,
 )
 from scaffold.errors import ToolMissingError, UsageError
-from scaffold.rules import catalogue
 from scaffold.services.check import policies
 from scaffold.services.check.roots import discover, is_remote
+from scaffold.services.check.rules import catalogue
 from scaffold.services.check.sources import load_source, walk_yaml_files
 
 

@@ -16,7 +16,7 @@ from scaffold import __version__
 from scaffold.cli import app
 from scaffold.services.answers import safety_rule
 from scaffold.services.new import default_ref
-from tests.helpers import git, leftovers, render, tree
+from tests.helpers import TEMPLATE_TAG, git, leftovers, render, tree
 
 BASE = ["--set", "name=demo", "--set", "owner=acme"]
 
@@ -196,7 +196,7 @@ def test_unknown_template_source(tmp_path: Path) -> None:
         "new", "app", str(dest), "--template", str(tmp_path / "nope"), *BASE
     )
     assert code == 2
-    assert "has no copier.yml" in out
+    assert "existing directory" in out
     assert_nothing_written(dest)
 
 
@@ -244,7 +244,7 @@ def test_new_app_defaults(template_repo: Path, tmp_path: Path) -> None:
     assert "Next steps:" in out
     assert f"cd {dest}" in out
     assert "scaffold check ." in out
-    assert "scaffold protect acme/demo" in out
+    assert "scaffold protect . --repo acme/demo" in out
     answers = yaml.safe_load((dest / ".copier-answers.yml").read_text("utf-8"))
     # default ref: the tag v<__version__> of the source; the source itself recorded
     assert answers["_commit"] == f"v{__version__}"
@@ -464,32 +464,31 @@ def test_force_never_replaces_the_template_or_cwd(
     assert (work / "mine.txt").is_file()
 
 
-def test_before_write_hook_sees_final_answers_and_can_stop(
+def test_run_new_checks_the_fleet_before_writing(
     template_repo: Path, tmp_path: Path
 ) -> None:
-    """The seam for options like --infra: all answers known, nothing written yet."""
-    from scaffold.cli.new import generate
-    from scaffold.errors import UsageError
-    from scaffold.models import RepoKind
-
-    seen: list[tuple[RepoKind, dict[str, object]]] = []
-
-    def refuse(kind: RepoKind, answers: dict[str, object]) -> None:
-        seen.append((kind, answers))
-        raise UsageError("--infra: refused by the hook")
+    """NewOptions -> run_new: a bad --infra fails once answers are known, nothing
+    written (the use case is a service; the CLI only parses and asks)."""
+    from scaffold.adapters.git import Git
+    from scaffold.adapters.templates import CopierTemplates
+    from scaffold.errors import NotAFleetError
+    from scaffold.models import RepoKind, TemplateSource
+    from scaffold.services.new import NewOptions, run_new
 
     dest = tmp_path / "out"
-    with pytest.raises(UsageError, match="refused by the hook"):
-        generate(
-            kind=RepoKind.APP, dest=dest, given={"name": "demo", "owner": "acme"},
-            defaults=True, template=str(template_repo), ref=None, force=False,
-            git_enabled=True, author=None, before_write=refuse,
-        )  # fmt: skip
+    not_a_fleet = tmp_path / "nothing-here"
+    options = NewOptions(
+        kind=RepoKind.APP,
+        dest=dest,
+        answers={"name": "demo", "owner": "acme"},
+        source=TemplateSource(url=str(template_repo), ref=TEMPLATE_TAG),
+        infra=not_a_fleet,
+    )
+    git = Git()
+    with pytest.raises(NotAFleetError, match="no such directory"):
+        run_new(options, templates=CopierTemplates(git=git), git=git)
     assert_nothing_written(dest)
-    kind, answers = seen[0]
-    assert kind is RepoKind.APP
-    assert answers["container_port"] == 8080  # typed, defaults filled in
-    assert answers["image_registry"] == "ghcr.io/acme"
+    assert not not_a_fleet.exists()
 
 
 HEAVY = {"copier", "httpx", "pydantic", "questionary", "jinja2", "yaml", "githubkit"}

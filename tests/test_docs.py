@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer.main
 
 from scaffold import errors
@@ -68,3 +69,94 @@ def test_architecture_exit_codes_match_errors() -> None:
         if isinstance(cls, type) and issubclass(cls, errors.ScaffoldError)
     }
     assert documented == codes | {0}
+
+
+def _options(command: Any) -> set[str]:
+    return {
+        opt
+        for param in command.params
+        if param.param_type_name == "option"
+        for opt in param.opts
+        if opt.startswith("--")
+    }
+
+
+def test_readme_names_no_command_or_option_the_app_lacks() -> None:
+    """The other direction: every command and option the README's commands table
+    and command headings name exists in the Typer app."""
+    commands = _commands(typer.main.get_command(app))
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    headings = [
+        line.strip("#` ")
+        for line in text.splitlines()
+        if re.match(r"^#+ `scaffold ", line)
+    ]
+    lines = [row.split("|")[1].strip(" `") for row in _commands_table()] + headings
+    assert len(lines) >= len(commands)
+    for line in lines:
+        words = line.removeprefix("scaffold ").split()
+        name = next(
+            (
+                n
+                for n in sorted(commands, key=len, reverse=True)
+                if line.startswith(f"scaffold {n}")
+            ),
+            None,
+        )
+        assert name is not None, f"README names an unknown command: {line}"
+        unknown = {
+            w.strip("[]|.`,") for w in words if w.strip("[]|.`,").startswith("--")
+        } - _options(commands[name])
+        assert not unknown, f"scaffold {name}: README names {sorted(unknown)}"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+@pytest.mark.parametrize(
+    "doc", ["README.md", "docs/ARCHITECTURE.md", "bench/README.md"]
+)
+def test_links_to_readme_sections_resolve(doc: str) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    anchors = {
+        _anchor(line.lstrip("#"))
+        for line in readme.splitlines()
+        if line.startswith("#")
+    }
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    own = {
+        _anchor(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")
+    }
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", text):
+        where = (
+            anchors
+            if target.endswith("README.md") or (not target and doc == "README.md")
+            else own
+            if not target
+            else None
+        )
+        if where is not None:
+            assert anchor in where, f"{doc}: link to #{anchor} has no heading"
+
+
+def test_nothing_cites_material_outside_the_repo() -> None:
+    """Docs and code state facts; they do not point at reference material beside
+    the repo or at tracker issues of this project."""
+    paths = [
+        ROOT / "README.md",
+        ROOT / "copier.yml",
+        *(ROOT / "docs").rglob("*.md"),
+        *(ROOT / "bench").rglob("*.*"),
+        *(ROOT / "scaffold").rglob("*.py"),
+        *(ROOT / "templates").rglob("*"),
+    ]
+    pattern = re.compile(r"shared/reference|\.\./shared|\(issue \d+\)|\bissue \d+\b")
+    for path in paths:
+        if not path.is_file() or "results" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        hits = [m.group(0) for m in pattern.finditer(text)]
+        assert not hits, f"{path.relative_to(ROOT)}: cites {hits}"

@@ -40,6 +40,9 @@ from tests.infra_helpers import (
     validate_custom,
 )
 
+# every test renders or builds the engine x secrets fleet variants
+pytestmark = pytest.mark.slow
+
 COMBOS = [
     (e, s) for e in ("flux", "argocd") for s in ("sops", "sealed-secrets", "none")
 ]
@@ -237,7 +240,11 @@ def test_remote_argo_install_is_pinned(fleet: Fleet) -> None:
     for patch in doc["patches"]:
         (obj,) = load_yaml_objects(fleet.path / "bootstrap/argo-cd" / patch["path"])
         targets.add((obj["kind"], obj["metadata"]["name"]))
-    expected = {("ConfigMap", "argocd-cm"), ("ConfigMap", "argocd-notifications-cm")}
+    expected = {
+        ("ConfigMap", "argocd-cm"),
+        ("ConfigMap", "argocd-rbac-cm"),
+        ("ConfigMap", "argocd-notifications-cm"),
+    }
     if fleet.secrets == "sops":
         expected.add(("Deployment", "argocd-repo-server"))
     assert targets == expected
@@ -399,8 +406,10 @@ def test_app_overlays_are_hardened_and_env_specific(fleet: Fleet) -> None:
         for env in ENVIRONMENTS:
             objs = fleet.builds[f"apps/{name}/overlays/{env}"].objects
             kinds = {o["kind"] for o in objs}
+            # Flux apps get their namespace from the platform (tenant isolation)
+            assert ("Namespace" in kinds) == (fleet.engine == "argocd")
             assert {
-                "Namespace",
+                "RoleBinding",
                 "ServiceAccount",
                 "Service",
                 "Deployment",

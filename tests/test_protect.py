@@ -33,8 +33,9 @@ from scaffold.errors import (
     ForgeServerError,
     ForgeValidationError,
 )
-from scaffold.protection import SettingsFile, parse_settings, ruleset_body
 from scaffold.services.protect import ProtectMode, RepoRef, protect
+from scaffold.services.protect.bodies import ruleset_body
+from scaffold.services.protect.settings_file import SettingsFile, parse_settings
 from tests.github_fake import FakeGitHub, GitHubSpec, load_spec, require_spec
 from tests.helpers import render
 

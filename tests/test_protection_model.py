@@ -8,12 +8,9 @@ import pytest
 
 from scaffold.cli.protect import api_url_from, token_from_env
 from scaffold.errors import ConfigError, MissingTokenError
-from scaffold.protection import (
-    SettingsError,
-    compare_protection,
-    compare_ruleset,
-    parse_settings,
-)
+from scaffold.services.protect.classic_diff import compare_protection
+from scaffold.services.protect.ruleset_diff import compare_ruleset
+from scaffold.services.protect.settings_file import SettingsError, parse_settings
 
 
 def _ruleset(**params: Any) -> dict[str, Any]:

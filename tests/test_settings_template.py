@@ -10,13 +10,15 @@ import pytest
 import yaml
 
 from scaffold.layout import REQUIRED_CHECKS
-from scaffold.protection import (
-    SettingsFile,
-    StatusChecksRule,
+from scaffold.services.protect.bodies import (
     classic_body,
-    parse_settings,
     repository_body,
     ruleset_body,
+)
+from scaffold.services.protect.settings_file import (
+    SettingsFile,
+    StatusChecksRule,
+    parse_settings,
 )
 from tests.github_fake import GitHubSpec, require_spec
 from tests.helpers import TEMPLATE_TAG, render

@@ -1,4 +1,5 @@
-"""``scaffold update``: real template repo with tags, real copier, real git."""
+"""``scaffold update`` on one repo: real copier, real git, a tiny template with
+tags (a few end-to-end tests on this project's templates, marked slow)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.helpers import (
     commit_all,
     git,
     make_template_repo,
+    make_tiny_template,
     release,
     tree,
 )
@@ -26,12 +28,9 @@ NOTES_V11 = NOTES.replace("line two\n", "line two (template v1.1.0)\n")
 README_ADDITION = "\nTemplate v1.1.0 adds this line.\n"
 
 
-@pytest.fixture(scope="session")
-def versioned_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Real templates + test files at v1.0.0; a changed README, a changed line,
-    a new file and a rename at v1.1.0; an answers-only release v1.2.0."""
-    repo = tmp_path_factory.mktemp("versioned") / "tpl"
-    make_template_repo(repo, "v0.0.1")
+def _versions(repo: Path) -> Path:
+    """Test files at v1.0.0; a changed README, a changed line, a new file and a
+    rename at v1.1.0; an answers-only release v1.2.0 (``repo`` is at v0.0.1)."""
     release(
         repo,
         "v1.0.0",
@@ -51,6 +50,20 @@ def versioned_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     release(repo, "v1.2.0", {"CHANGELOG.md": "1.2.0: no template change\n"})
     return repo
+
+
+@pytest.fixture(scope="session")
+def versioned_template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The tiny template (tests.helpers.TINY_COPIER_YML), or with the parameter
+    ``"real"`` this project's templates, at v0.0.1 plus :func:`_versions`."""
+    repo = tmp_path_factory.mktemp("versioned") / "tpl"
+    if getattr(request, "param", "tiny") == "real":
+        make_template_repo(repo, "v0.0.1")
+    else:
+        make_tiny_template(repo, {f"{APP}/README.md.jinja": "# {{ name }}\n"}, "v0.0.1")
+    return _versions(repo)
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -90,6 +103,11 @@ def head(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD").strip()
 
 
+@pytest.mark.parametrize(
+    "versioned_template",
+    ["tiny", pytest.param("real", marks=pytest.mark.slow)],
+    indirect=True,
+)
 def test_update_applies_template_change_and_keeps_local_edit(project: Path) -> None:
     notes = project / "UPDATE_NOTES.md"
     notes.write_text(NOTES.replace("line four", "line four (local)"), encoding="utf-8")
@@ -269,6 +287,11 @@ def test_unknown_target_version(project: Path) -> None:
     assert (head(project), branches(project), tree(project)) == before
 
 
+@pytest.mark.parametrize(
+    "versioned_template",
+    ["tiny", pytest.param("real", marks=pytest.mark.slow)],
+    indirect=True,
+)
 def test_plain_copier_update_works_too(project: Path) -> None:
     """No lock-in: what scaffold new recorded is enough for copier itself."""
     import copier

@@ -1,8 +1,9 @@
 """``scaffold update`` on a fleet: the fleet's own Copier instance and every app's
 (``apps/<name>/.copier-answers.yml``), on one branch, one commit each.
 
-Real template repo (this project's templates, tagged v1.0.0 and v1.1.0), real
-copier, real git. The fleet is generated once per session and copied per test.
+A tiny template with tags (one end-to-end test on this project's templates,
+marked slow), real copier, real git. The fleet is generated once per session and
+copied per test.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from scaffold.services.fleet import add_app
 from scaffold.services.update import list_instances
 from tests.helpers import (
     FLUX_FLEET_ANSWERS,
+    bash,
     branches,
     commit_all,
     git,
     make_template_repo,
+    make_tiny_template,
+    printed_after,
     release,
     render,
     tree,
@@ -45,12 +49,37 @@ APPS = (
 UPDATE_BRANCH = "scaffold/update-v1.1.0"
 
 
+# The tiny template's fleet: the files the tests below look at, nothing else.
+TINY_FLEET = {
+    YAMLLINT: "extends: default\n",
+    DEPLOYMENT: """\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {{ name }}
+          labels:
+            app.kubernetes.io/name: {{ name }}
+        """,
+    "templates/fleet-app/apps/{{ name }}/overlays/dev/kustomization.yaml.jinja": """\
+        images:
+          - name: {{ app_image }}
+            newTag: "{{ app_tag }}"
+        """,
+}
+
+
 @pytest.fixture(scope="session")
-def fleet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """v1.0.0: this project's templates plus an app notes file; v1.1.0: a label in
-    the fleet-app Deployment, a line in an infra file, the notes file renamed."""
+def fleet_template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """v1.0.0: the tiny template (or with the parameter ``"real"`` this project's
+    templates) plus an app notes file; v1.1.0: a label in the fleet-app Deployment,
+    a line in an infra file, the notes file renamed."""
     repo = tmp_path_factory.mktemp("fleet-versioned") / "tpl"
-    make_template_repo(repo, "v0.0.1")
+    if getattr(request, "param", "tiny") == "real":
+        make_template_repo(repo, "v0.0.1")
+    else:
+        make_tiny_template(repo, TINY_FLEET, "v0.0.1")
     release(repo, "v1.0.0", {NOTES_V10: "Notes for {{ name }}\n"})
     deployment = (repo / DEPLOYMENT).read_text(encoding="utf-8")
     labelled = deployment.replace("  labels:\n", "  labels:\n" + LABEL, 1)
@@ -147,6 +176,11 @@ def edit_dev_tag(repo: Path, app_name: str, tag: str) -> None:
     path.write_text(text.replace('newTag: "1.0.0"', f'newTag: "{tag}"'), "utf-8")
 
 
+@pytest.mark.parametrize(
+    "fleet_template",
+    ["tiny", pytest.param("real", marks=pytest.mark.slow)],
+    indirect=True,
+)
 def test_updates_the_fleet_and_every_app(fleet: Path) -> None:
     edit_dev_tag(fleet, "web", "1.0.7")
     commit_all(fleet, "release web 1.0.7 to dev")
@@ -261,7 +295,6 @@ def test_conflict_in_one_app_stops_there(fleet: Path) -> None:
         f"error: the update of apps/api left 1 conflict(s) on branch {UPDATE_BRANCH}"
         in out
     )
-    assert "git commit -m 'chore(template): apps/api v1.0.0 → v1.1.0'" in out
     # the fleet itself is committed, the app with conflicts is not, web not run
     assert subjects(fleet, 1) == ["chore(template): v1.0.0 → v1.1.0"]
     assert git(fleet, "rev-parse", "HEAD~1").strip() == start
@@ -274,9 +307,15 @@ def test_conflict_in_one_app_stops_there(fleet: Path) -> None:
     # resolve (keep both labels), commit, run again: the rest is updated
     resolved = text.replace("  labels:\n", "  labels:\n    team: payments\n" + LABEL, 1)
     path.write_text(resolved, "utf-8")
-    commit_all(fleet, "chore(template): apps/api v1.0.0 → v1.1.0")
+    then = printed_after(out, "then:")
+    assert "commit -m 'chore(template): apps/api v1.0.0 → v1.1.0'" in then
+    assert "# then run the same scaffold update again (on this branch)" in then
+    bash(then, fleet.parent)  # as printed
+    assert subjects(fleet, 1) == ["chore(template): apps/api v1.0.0 → v1.1.0"]
     code, out = run("update", str(fleet), "--to", "v1.1.0")
     assert code == 0, out
+    log = bash(printed_after(out, "Review and merge it:"), fleet.parent)
+    assert "chore(template): apps/web v1.0.0 → v1.1.0" in log
     assert versions(fleet) == {".": "v1.1.0", "api": "v1.1.0", "web": "v1.1.0"}
     assert subjects(fleet, 1) == ["chore(template): apps/web v1.0.0 → v1.1.0"]
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from scaffold.adapters.kustomize import ToolLocator
+from scaffold.adapters.process import display, run
+from scaffold.errors import CommandError
+
+#: seconds one actionlint run may take
+ACTIONLINT_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,21 +42,19 @@ class Actionlint:
         """Lint ``files`` (paths relative to ``cwd``)."""
         if not files:
             return []
-        try:
-            proc = subprocess.run(
-                [self.executable, "-no-color", "-format", "{{json .}}", *files],
-                cwd=cwd,
-                capture_output=True,
-                text=True,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
-        except OSError:
-            return []
+        cmd = [self.executable, "-no-color", "-format", "{{json .}}", "--", *files]
+        # exit 1 means "found problems"; anything else is a crash, never "no findings"
+        proc = run(cmd, cwd=cwd, timeout=ACTIONLINT_TIMEOUT, ok=(0, 1))
         try:
             data = json.loads(proc.stdout or "[]")
         except ValueError:
-            return []
+            data = None
+        if not isinstance(data, list):
+            raise CommandError(
+                command=display(cmd),
+                returncode=proc.returncode,
+                stderr=proc.stderr or "its output is not a JSON list",
+            )
         return [
             LintMessage(
                 file=str(item.get("filepath", "")),

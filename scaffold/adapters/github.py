@@ -1,23 +1,12 @@
-"""The GitHub REST client: the only module that imports httpx.
-
-Why httpx directly and not githubkit (see docs/ARCHITECTURE.md):
-
-* we need about ten endpoints; every one is a plain JSON request;
-* githubkit 0.16 needs a ``hishel<2`` pin to import at all, sends API version
-  ``2026-03-10`` unless told otherwise, rejects a ``checks``-only classic protection
-  body in its own pydantic check (the body GitHub wants), coerces ``"yes"`` to true,
-  and gives up after two secondary-rate-limit 403s: each needs a workaround;
-* retries, rate-limit waits and error messages are the behaviour this command is
-  judged on, so we own them: bounded backoff on 5xx, waits on 403/429 per
-  ``Retry-After`` / ``X-RateLimit-Reset`` within a cap, one-line errors mapped to
-  :mod:`scaffold.errors`, and a token that never reaches a message or a log.
-
-``sleep`` and ``clock`` are injected so tests never really wait.
-"""
+"""The GitHub REST client: the only module that imports httpx (why not githubkit:
+docs/ARCHITECTURE.md). ``sleep`` and ``clock`` are injected so tests never wait."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -46,6 +35,8 @@ API_VERSION = "2022-11-28"
 ADMIN_READ = "Administration: read"
 ADMIN_WRITE = "Administration: write"
 METADATA_READ = "Metadata: read"
+CONTENTS_READ = "Contents: read"
+PULLS_WRITE = "Pull requests: write"
 _IDEMPOTENT = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 
 
@@ -122,6 +113,7 @@ class GitHubClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self._token = token
         self._sleep = sleep
         self._clock = clock
         self._max_attempts = max(1, max_attempts)
@@ -129,6 +121,7 @@ class GitHubClient:
         self._backoff = backoff
         self._write_interval = write_interval
         self._last_write: float | None = None
+        self._write_lock = threading.Lock()  # pacing holds across threads
         self._http = httpx.Client(
             base_url=self.api_url,
             auth=_BearerAuth(token),
@@ -154,16 +147,22 @@ class GitHubClient:
     # --- transport ---------------------------------------------------------------
 
     def _pace(self, method: str) -> None:
-        """Serial writes at least ``write_interval`` apart (secondary limits)."""
+        """Serial writes at least ``write_interval`` apart (secondary limits).
+
+        GitHub asks for content-creating calls (pull requests, comments) to be
+        made serially, at least a second apart; the lock keeps that true when
+        several threads share one client.
+        """
         if method == "GET":
             return
-        now = self._clock()
-        if self._last_write is not None:
-            gap = self._write_interval - (now - self._last_write)
-            if gap > 0:
-                self._sleep(gap)
-                now += gap
-        self._last_write = now
+        with self._write_lock:
+            now = self._clock()
+            if self._last_write is not None:
+                gap = self._write_interval - (now - self._last_write)
+                if gap > 0:
+                    self._sleep(gap)
+                    now += gap
+            self._last_write = now
 
     def _rate_limit_wait(self, resp: httpx.Response) -> float | None:
         """Seconds to wait before retrying, or None if this is not a rate limit."""
@@ -201,6 +200,41 @@ class GitHubClient:
         ``permission`` names what a 403 means; ``not_found`` is the message for 404
         (``accept_404`` returns the 404 response instead).
         """
+        try:
+            return self._request(
+                method,
+                path,
+                json=json,
+                params=params,
+                permission=permission,
+                not_found=not_found,
+                accept_404=accept_404,
+            )
+        except ForgeError as exc:  # a server may echo the token back
+            raise type(exc)(self._scrub(str(exc))) from None
+
+    def _scrub(self, value: Any) -> Any:
+        """``value`` (text or parsed JSON) with every copy of the token masked."""
+        token = self._token.get_secret_value()
+        if isinstance(value, str):
+            return value.replace(token, "***") if token else value
+        if isinstance(value, list):
+            return [self._scrub(v) for v in value]
+        if isinstance(value, dict):
+            return {self._scrub(k): self._scrub(v) for k, v in value.items()}
+        return value
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        params: dict[str, Any] | None,
+        permission: str,
+        not_found: str | None,
+        accept_404: bool,
+    ) -> httpx.Response:
         what = f"{method} {urlsplit(path).path}"
         attempt = 0
         while True:
@@ -282,10 +316,9 @@ class GitHubClient:
             )
         return ForgeError(f"{what}: HTTP {code}: {message}")
 
-    @staticmethod
-    def _json(resp: httpx.Response) -> Any:
+    def _json(self, resp: httpx.Response) -> Any:
         try:
-            return resp.json()
+            return self._scrub(resp.json())
         except ValueError:
             path = urlsplit(str(resp.request.url)).path
             raise ForgeError(
@@ -300,7 +333,12 @@ class GitHubClient:
         return data
 
     def _paginate(
-        self, path: str, *, params: dict[str, Any], not_found: str
+        self,
+        path: str,
+        *,
+        params: dict[str, Any],
+        not_found: str,
+        permission: str = METADATA_READ,
     ) -> Iterator[dict[str, Any]]:
         """Items of a list endpoint, following ``Link: rel="next"`` on our host."""
         url: str | None = path
@@ -309,7 +347,7 @@ class GitHubClient:
         pages = 0
         while url is not None:
             resp = self.request(
-                "GET", url, params=query, permission=METADATA_READ, not_found=not_found
+                "GET", url, params=query, permission=permission, not_found=not_found
             )
             data = self._json(resp)
             if not isinstance(data, list):
@@ -425,4 +463,265 @@ class GitHubClient:
             "POST" if enabled else "DELETE",
             f"/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures",
             not_found=f"branch {branch!r} not found or not protected",
+        )
+
+    # --- the calls scaffold rollout / status make ---------------------------------
+
+    def list_org_repos(self, org: str) -> list[dict[str, Any]]:
+        """Every repository of ``org`` the token can see (all pages)."""
+        return list(
+            self._paginate(
+                f"/orgs/{org}/repos",
+                params={"type": "all", "sort": "full_name"},
+                not_found=f"organization {org} not found (or the token cannot see it)",
+            )
+        )
+
+    def get_contents(
+        self, owner: str, repo: str, path: str, *, ref: str | None = None
+    ) -> dict[str, Any] | list[dict[str, Any]] | None:
+        """The contents API answer for ``path`` at ``ref``; None when absent.
+
+        A file is an object (``content`` base64-encoded), a directory a list.
+        """
+        resp = self.request(
+            "GET",
+            f"/repos/{owner}/{repo}/contents/{path}",
+            params={"ref": ref} if ref else None,
+            permission=CONTENTS_READ,
+            accept_404=True,
+        )
+        if resp.status_code == 404:
+            return None
+        data = self._json(resp)
+        if isinstance(data, list):
+            return [item for item in data if isinstance(item, dict)]
+        if isinstance(data, dict):
+            return data
+        raise ForgeError(
+            f"GET /repos/{owner}/{repo}/contents/{path}: unexpected answer"
+        )
+
+    def get_file(
+        self, owner: str, repo: str, path: str, *, ref: str | None = None
+    ) -> str | None:
+        """The text of file ``path`` at ``ref`` (UTF-8); None when absent."""
+        data = self.get_contents(owner, repo, path, ref=ref)
+        if data is None:
+            return None
+        what = f"GET /repos/{owner}/{repo}/contents/{path}"
+        if not isinstance(data, dict) or data.get("type") != "file":
+            raise ForgeError(f"{what}: not a file")
+        if data.get("encoding") != "base64":
+            raise ForgeError(f"{what}: unexpected encoding {data.get('encoding')!r}")
+        try:
+            raw = base64.b64decode(str(data.get("content", "")), validate=False)
+            return raw.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise ForgeError(f"{what}: content is not UTF-8 text") from None
+
+    def get_branch(self, owner: str, repo: str, branch: str) -> dict[str, Any]:
+        """One branch (``commit.sha`` is its head)."""
+        return self._object(
+            self.request(
+                "GET",
+                f"/repos/{owner}/{repo}/branches/{branch}",
+                permission=CONTENTS_READ,
+                not_found=f"branch {branch!r} not found in {owner}/{repo}",
+            )
+        )
+
+    def list_pulls(
+        self,
+        owner: str,
+        repo: str,
+        *,
+        state: str = "open",
+        head: str | None = None,
+        base: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Pull requests of ``owner/repo``; ``head`` is ``branch`` of this repo."""
+        params: dict[str, Any] = {"state": state}
+        if head:
+            params["head"] = f"{owner}:{head}"
+        if base:
+            params["base"] = base
+        return list(
+            self._paginate(
+                f"/repos/{owner}/{repo}/pulls",
+                params=params,
+                permission="Pull requests: read",
+                not_found=f"repository {owner}/{repo} not found",
+            )
+        )
+
+    def create_pull(
+        self,
+        owner: str,
+        repo: str,
+        *,
+        title: str,
+        head: str,
+        base: str,
+        body: str,
+        draft: bool = False,
+    ) -> dict[str, Any]:
+        """Open a pull request from branch ``head`` into ``base``."""
+        return self._object(
+            self.request(
+                "POST",
+                f"/repos/{owner}/{repo}/pulls",
+                json={
+                    "title": title,
+                    "head": head,
+                    "base": base,
+                    "body": body,
+                    "draft": draft,
+                    "maintainer_can_modify": True,
+                },
+                permission=PULLS_WRITE,
+                not_found=f"repository {owner}/{repo} not found",
+            )
+        )
+
+    def update_pull(
+        self, owner: str, repo: str, number: int, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Change a pull request's ``title``, ``body``, ``state`` or ``base``."""
+        return self._object(
+            self.request(
+                "PATCH",
+                f"/repos/{owner}/{repo}/pulls/{number}",
+                json=fields,
+                permission=PULLS_WRITE,
+                not_found=f"pull request #{number} not found in {owner}/{repo}",
+            )
+        )
+
+    def comment(self, owner: str, repo: str, number: int, body: str) -> None:
+        """Add a comment to issue or pull request ``number``."""
+        self.request(
+            "POST",
+            f"/repos/{owner}/{repo}/issues/{number}/comments",
+            json={"body": body},
+            permission=PULLS_WRITE,
+            not_found=f"pull request #{number} not found in {owner}/{repo}",
+        )
+
+    # --- the calls scaffold bootstrap makes ---------------------------------------
+
+    def create_org_repo(
+        self, org: str, name: str, *, visibility: str, description: str = ""
+    ) -> dict[str, Any]:
+        """Create an empty repository (no README, no licence) in ``org``."""
+        body: dict[str, Any] = {
+            "name": name,
+            "visibility": visibility,
+            "auto_init": False,
+        }
+        if description:
+            body["description"] = description
+        return self._object(
+            self.request(
+                "POST",
+                f"/orgs/{org}/repos",
+                json=body,
+                permission="Administration: write (organization repositories)",
+                not_found=f"organization {org} not found (or the token cannot see it)",
+            )
+        )
+
+    def find_repo(self, owner: str, repo: str) -> dict[str, Any] | None:
+        """The repository, or None when it does not exist (or is invisible)."""
+        resp = self.request(
+            "GET", f"/repos/{owner}/{repo}", permission=METADATA_READ, accept_404=True
+        )
+        return None if resp.status_code == 404 else self._object(resp)
+
+    def list_variables(self, owner: str, repo: str) -> dict[str, str]:
+        """Actions variables of the repository: name -> value (all pages)."""
+        result: dict[str, str] = {}
+        page = 1
+        while True:
+            data = self._object(
+                self.request(
+                    "GET",
+                    f"/repos/{owner}/{repo}/actions/variables",
+                    params={"per_page": 30, "page": page},
+                    permission="Variables: read",
+                    not_found=f"repository {owner}/{repo} not found",
+                )
+            )
+            items = data.get("variables") or []
+            for item in items:
+                result[str(item["name"])] = str(item.get("value", ""))
+            if len(items) < 30 or len(result) >= int(data.get("total_count", 0)):
+                return result
+            page += 1
+
+    def set_variable(
+        self, owner: str, repo: str, name: str, value: str, *, exists: bool
+    ) -> None:
+        """Create (``exists=False``) or update an Actions variable."""
+        base = f"/repos/{owner}/{repo}/actions/variables"
+        if exists:
+            self.request(
+                "PATCH",
+                f"{base}/{name}",
+                json={"name": name, "value": value},
+                permission="Variables: write",
+                not_found=f"variable {name} not found in {owner}/{repo}",
+            )
+        else:
+            self.request(
+                "POST",
+                base,
+                json={"name": name, "value": value},
+                permission="Variables: write",
+                not_found=f"repository {owner}/{repo} not found",
+            )
+
+    def list_secret_names(self, owner: str, repo: str) -> list[str]:
+        """Names of the repository's Actions secrets (values are never readable)."""
+        names: list[str] = []
+        page = 1
+        while True:
+            data = self._object(
+                self.request(
+                    "GET",
+                    f"/repos/{owner}/{repo}/actions/secrets",
+                    params={"per_page": 30, "page": page},
+                    permission="Secrets: read",
+                    not_found=f"repository {owner}/{repo} not found",
+                )
+            )
+            items = data.get("secrets") or []
+            names += [str(item["name"]) for item in items]
+            if len(items) < 30 or len(names) >= int(data.get("total_count", 0)):
+                return names
+
+            page += 1
+
+    def secrets_public_key(self, owner: str, repo: str) -> tuple[str, str]:
+        """``(key_id, key)``: the key Actions secrets are sealed to (base64)."""
+        data = self._object(
+            self.request(
+                "GET",
+                f"/repos/{owner}/{repo}/actions/secrets/public-key",
+                permission="Secrets: read",
+                not_found=f"repository {owner}/{repo} not found",
+            )
+        )
+        return str(data["key_id"]), str(data["key"])
+
+    def put_secret(
+        self, owner: str, repo: str, name: str, *, encrypted_value: str, key_id: str
+    ) -> None:
+        """Create or replace an Actions secret with an already sealed value."""
+        self.request(
+            "PUT",
+            f"/repos/{owner}/{repo}/actions/secrets/{name}",
+            json={"encrypted_value": encrypted_value, "key_id": key_id},
+            permission="Secrets: write",
+            not_found=f"repository {owner}/{repo} not found",
         )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
-from scaffold.errors import ScaffoldError, ToolMissingError
+from scaffold.adapters.process import run
+from scaffold.errors import ToolMissingError
+
+#: seconds one encryption may take (age/PGP keys are local; KMS is remote)
+SOPS_TIMEOUT = 60.0
 
 
 class Sops:
@@ -42,16 +45,4 @@ class Sops:
             filename,
             "/dev/stdin",
         ]
-        proc = subprocess.run(
-            cmd,
-            input=plaintext,
-            capture_output=True,
-            text=True,
-            cwd=root,
-            check=False,
-        )
-        if proc.returncode != 0:
-            lines = proc.stderr.strip().splitlines()
-            detail = lines[-1] if lines else f"exit {proc.returncode}"
-            raise ScaffoldError(f"sops: encrypting {filename} failed: {detail}")
-        return proc.stdout
+        return run(cmd, input=plaintext, cwd=root, timeout=SOPS_TIMEOUT).stdout

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from scaffold.adapters.git import Git
+from scaffold.config import CREDENTIALS_HINT, is_local, mask_credentials
 from scaffold.errors import GitError, InvalidAnswerError, TemplateError, UsageError
 from scaffold.layout import ANSWERS_FILE, TEMPLATE_CONFIG
 from scaffold.models import Question, TemplateSource
@@ -27,11 +28,6 @@ _VALIDATION = re.compile(
     r"Validation error for question '(?P<key>[^']+)': (?P<rule>.*)"
 )
 _CHOICE = re.compile(r"Invalid choice for '(?P<key>[^']+)': (?P<rule>.*)")
-
-
-def is_local(url: str) -> bool:
-    """True for a filesystem path, False for a URL (``scheme://`` or ``git@``)."""
-    return "://" not in url and not url.startswith("git@")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +82,7 @@ class CopierTemplates:
             # a .git at the top means a repo root (copier's own test); no subprocess
             if ref and ref != "HEAD" and (root / ".git").exists():
                 try:
-                    return self._git.run(root, "show", f"{ref}:{TEMPLATE_CONFIG}")
+                    return self._git.show_file(root, ref, TEMPLATE_CONFIG)
                 except GitError as exc:
                     raise UsageError(
                         f"--ref {ref}: no such version (or no {TEMPLATE_CONFIG}) "
@@ -97,10 +93,11 @@ class CopierTemplates:
                 raise UsageError(f"template: no {TEMPLATE_CONFIG} in {source.url}")
             return path.read_text(encoding="utf-8")
         with tempfile.TemporaryDirectory(prefix="scaffold-tpl-") as tmp:
-            args = ["clone", "-q", "--depth", "1"]
-            if source.ref and source.ref != "HEAD":
-                args += ["--branch", source.ref]
-            self._git.run(Path(tmp), *args, source.url, "src")
+            ref = source.ref if source.ref and source.ref != "HEAD" else None
+            try:
+                self._git.clone_shallow(source.url, Path(tmp) / "src", ref=ref)
+            except GitError as exc:
+                raise _unreachable(source.url, exc) from exc
             return (Path(tmp) / "src" / TEMPLATE_CONFIG).read_text(encoding="utf-8")
 
     def tags(self, url: str) -> list[str]:
@@ -110,10 +107,10 @@ class CopierTemplates:
             if not self._git.is_repo_root(root):
                 return []
             return self._git.tags(root)
-        out = self._git.run(Path.cwd(), "ls-remote", "--tags", "--refs", url)
-        return [
-            line.split("refs/tags/", 1)[1] for line in out.splitlines() if "\t" in line
-        ]
+        try:
+            return self._git.remote_tags(url)
+        except GitError as exc:
+            raise _unreachable(url, exc) from exc
 
     # --- copier runs ---------------------------------------------------------
 
@@ -185,24 +182,55 @@ class CopierTemplates:
         return notes
 
 
+def _unreachable(url: str, exc: GitError) -> TemplateError:
+    """A remote template git could not read (the URL carries no credentials)."""
+    lines = exc.stderr.strip().splitlines()
+    detail = lines[-1] if lines else "no output"
+    return TemplateError(
+        mask_credentials(
+            f"template {url}: cannot read it ({detail}); {CREDENTIALS_HINT}"
+        )
+    )
+
+
 def read_answers(path: Path) -> dict[str, Any]:
     """The answers file at ``path`` as a dict ({} when absent)."""
     if not path.is_file():
         return {}
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return dict(loaded) if isinstance(loaded, dict) else {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 (byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path}: invalid YAML{where}") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise UsageError(f"{path}: must be a YAML mapping of key: value")
+    return dict(loaded)
 
 
 @contextmanager
 def _copier_errors() -> Iterator[list[str]]:
     """Translate copier's exceptions and collect its warnings as notes."""
     from copier.errors import CopierError, UserMessageError
+    from plumbum import ProcessExecutionError  # copier runs git through plumbum
 
     notes: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             yield notes
+    except ProcessExecutionError as exc:
+        lines = str(exc.stderr or "").strip().splitlines()
+        detail = lines[-1] if lines else f"exit {exc.retcode}"
+        raise TemplateError(
+            mask_credentials(f"template: git failed ({detail}); {CREDENTIALS_HINT}")
+        ) from None
     except ValueError as exc:
         raise _answer_error(exc) from exc
     except UserMessageError as exc:

@@ -42,8 +42,15 @@ def root(
 
 
 def error(message: str) -> None:
-    """Print a one-line error to stderr (no markup interpretation)."""
-    sys.stderr.write(f"error: {message}\n")
+    """Print a one-line error to stderr (no markup interpretation).
+
+    Undecodable bytes of file names (surrogate escapes) print as escapes, and
+    line breaks as spaces: the error stays one line whatever it quotes.
+    """
+    line = " ".join(message.splitlines())
+    sys.stderr.write(
+        f"error: {line.encode('utf-8', 'backslashreplace').decode('utf-8')}\n"
+    )
 
 
 @contextmanager
@@ -57,3 +64,7 @@ def handle_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         error("interrupted; nothing was written")
         raise typer.Exit(130) from None
+    except OSError as exc:  # the last net: a one-line error, never a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        error(f"{where}{exc.strerror or type(exc).__name__}")
+        raise typer.Exit(1) from None

@@ -2,41 +2,40 @@
 
 ``scaffold fleet add-app FLEET --set name=web --set app_image=ghcr.io/acme/web``
 registers an app (also third-party images without an app repo);
-``scaffold new app DEST --infra FLEET`` uses :func:`register_new_app` to do the same
-for the app repo it just generated.
+``scaffold new app DEST --infra FLEET`` prints :func:`added_summary` too.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scaffold.adapters.git import Git
 from scaffold.cli.app import app, handle_errors
-from scaffold.cli.new import load_answers, parse_set
-from scaffold.errors import UsageError
-from scaffold.layout import FLEET_APPS_DIR, FLUX_APP_KUSTOMIZATION
+from scaffold.cli.inputs import load_answers, parse_set
+from scaffold.errors import MissingTokenError
+from scaffold.layout import FLEET_APPS_DIR, FLUX_APP_KUSTOMIZATION, OIDC_SECRET_ENV_VAR
 
 if TYPE_CHECKING:
-    from scaffold.models import TemplateSource
-    from scaffold.services.fleet import AddedApp, Fleet
+    from scaffold.services.fleet import AddedApp
 
 #: the registry token of an image pull Secret (never an option: it would be logged)
 REGISTRY_TOKEN_ENV = "SCAFFOLD_REGISTRY_TOKEN"
 
 fleet_app = typer.Typer(
     name="fleet",
-    help="Work inside a fleet (infra) repo: register apps, add an example secret.",
+    help="Work inside a fleet (infra) repo: register apps, add encrypted secrets.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
 app.add_typer(fleet_app, name="fleet")
 
 
-def _summary(added: AddedApp) -> str:
+def added_summary(added: AddedApp) -> str:
+    """One line: which app was registered in which fleet, and how."""
     where = (
         FLUX_APP_KUSTOMIZATION.format(env="<env>", name=added.name)
         + " (Flux Kustomizations)"
@@ -63,7 +62,7 @@ def add_app_command(
             metavar="KEY=VALUE",
             help="Answer KEY=VALUE (repeatable): name, app_image, app_tag, "
             "container_port, replicas, health_path, ready_path, autoscaling, "
-            "description.",
+            "image_pull_secret, description.",
         ),
     ] = None,
     answers: Annotated[
@@ -119,7 +118,7 @@ def add_app_command(
             git=None if no_commit else git,
             pull_secrets=PullSecretMaker(encryptor=Sops(), auth=auth),
         )
-        typer.echo(_summary(added))
+        typer.echo(added_summary(added))
 
 
 @fleet_app.command("example-secret")
@@ -142,61 +141,27 @@ def example_secret_command(
             typer.echo(f"Encrypted {rel}")
 
 
-# --- used by `scaffold new app DEST --infra FLEET` ---------------------------------
-
-
-def check_infra_kind(kind: str | None) -> None:
-    """``--infra`` registers app repos only."""
-    if kind is not None and kind != "app":
-        raise UsageError("--infra: only `scaffold new app` can register into a fleet")
-
-
-def infra_answers(infra: Path, given: dict[str, Any], *, git: bool) -> dict[str, Any]:
-    """``given`` with the fleet's own ``infra_repo`` (exit 2 on a different one).
-
-    Without git there is no first commit whose image the fleet could deploy.
-    """
-    from scaffold.layout import IMAGE_TAG
-    from scaffold.services.fleet import app_answers_for, read_fleet
-
-    if not git:
-        raise UsageError(
-            "--infra: the fleet deploys the image of the app repo's first commit "
-            f"({IMAGE_TAG}, built by its first push); drop --no-git"
-        )
-    return app_answers_for(read_fleet(infra, field="--infra"), given)
-
-
-def check_infra(infra: Path, kind: str, data: dict[str, Any]) -> Fleet:
-    """Fail fast (exit 2, nothing written) before the app repo is generated."""
-    from scaffold.services.fleet import preflight
-
-    check_infra_kind(kind)
-    return preflight(infra, data.get("name"), git=Git())
-
-
-def register_new_app(
-    infra: Path,
-    app_answers: dict[str, Any],
-    source: TemplateSource,
+@fleet_app.command("oidc-secret")
+def oidc_secret_command(
+    fleet: Annotated[Path, typer.Argument(help="Path of the fleet (infra) repo.")],
     *,
-    commit: bool,
-    app_commit: str | None,
-) -> str:
-    """Register the freshly generated app repo in the fleet; return a summary.
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the existing encrypted secret.")
+    ] = False,
+) -> None:
+    """Encrypt Argo CD's SSO client secret (from $ARGOCD_OIDC_CLIENT_SECRET) with
+    SOPS into bootstrap/argo-cd/argocd-oidc.sops.yaml (Argo CD + sops fleets)."""
+    from scaffold.adapters.sops import Sops
+    from scaffold.services.fleet import write_oidc_secret
 
-    Every env deploys ``sha-<app_commit>`` at first, the image the app's release
-    workflow builds on the first push (see the fleet README).
-    """
-    from scaffold.adapters.templates import CopierTemplates
-    from scaffold.services.fleet import add_app, fleet_answers_from_app
-
-    git = Git()
-    added = add_app(
-        fleet_path=infra,
-        answers=fleet_answers_from_app(app_answers, commit=app_commit),
-        source=source,
-        templates=CopierTemplates(git=git),
-        git=git if commit else None,
-    )
-    return _summary(added)
+    with handle_errors():
+        value = os.environ.get(OIDC_SECRET_ENV_VAR, "")
+        if not value:
+            raise MissingTokenError(
+                f"{OIDC_SECRET_ENV_VAR}: set it to the OIDC client secret "
+                "(it is read from the environment only)"
+            )
+        written = write_oidc_secret(
+            fleet_path=fleet, value=value, encryptor=Sops(), git=Git(), force=force
+        )
+        typer.echo(f"Encrypted {written}")

@@ -4,45 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from scaffold.cli.app import app, handle_errors
-from scaffold.errors import Aborted, MissingAnswersError, UsageError
+from scaffold.cli.inputs import load_answers, parse_set
+from scaffold.errors import Aborted, MissingAnswersError
 from scaffold.models import GeneratedRepo, RepoKind
 
-
-def parse_set(values: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` items as a dict (values stay text; types are parsed later)."""
-    result: dict[str, Any] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
-        result[key.strip()] = value
-    return result
-
-
-def load_answers(path: Path | None) -> dict[str, Any]:
-    """Answers from a YAML mapping; copier's private ``_`` keys are ignored."""
-    if path is None:
-        return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"--answers {path}: cannot read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise UsageError(f"--answers {path}: invalid YAML") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UsageError(f"--answers {path}: must be a YAML mapping of key: value")
-    return {str(k): v for k, v in data.items() if not str(k).startswith("_")}
+if TYPE_CHECKING:
+    from scaffold.services.new import NewResult
 
 
 def stdin_is_terminal() -> bool:
@@ -83,8 +56,8 @@ def new(
         typer.Option(
             "--template",
             metavar="SRC",
-            help="Template source (git URL or path). Default: $SCAFFOLD_TEMPLATE, "
-            "the config file, or this source checkout.",
+            help="Template source (git URL or path). Default: see 'Template "
+            "source and versions' in the README.",
         ),
     ] = None,
     ref: Annotated[
@@ -92,9 +65,8 @@ def new(
         typer.Option(
             "--ref",
             metavar="REF",
-            help="Template version (git tag or HEAD). Default: the tag "
-            "v<scaffold version> if the source has it, else HEAD of a source "
-            "checkout, else the highest version tag.",
+            help="Template version (git tag or HEAD). Default: see 'Template "
+            "source and versions' in the README.",
         ),
     ] = None,
     force: Annotated[
@@ -129,11 +101,6 @@ def new(
     """
     with handle_errors():
         given = {**load_answers(answers), **parse_set(set_ or [])}
-        if infra is not None:
-            from scaffold.cli import fleet as fleet_cli
-
-            fleet_cli.check_infra_kind(kind.value if kind else given.get("repo_kind"))
-            given = fleet_cli.infra_answers(infra, given, git=not no_git)
         result = generate(
             kind=kind,
             dest=dest,
@@ -144,30 +111,13 @@ def new(
             force=force,
             git_enabled=not no_git,
             author=author,
-            before_write=None
-            if infra is None
-            # fail before anything is written: fleet missing, not a fleet, app exists
-            else lambda k, a: _check_infra(infra, k.value, a),
+            infra=infra,
         )
-        print_result(result)
-        if infra is not None:
-            from scaffold.cli import fleet as fleet_cli
+        print_result(result.repo)
+        if result.registered is not None:
+            from scaffold.cli.fleet import added_summary
 
-            typer.echo(
-                fleet_cli.register_new_app(
-                    infra,
-                    result.answers,
-                    result.template,
-                    commit=not no_git,
-                    app_commit=result.commit,
-                )
-            )
-
-
-def _check_infra(infra: Path, kind: str, answers: dict[str, Any]) -> None:
-    from scaffold.cli import fleet as fleet_cli
-
-    fleet_cli.check_infra(infra, kind, answers)
+            typer.echo(added_summary(result.registered))
 
 
 def generate(
@@ -181,13 +131,13 @@ def generate(
     force: bool,
     git_enabled: bool,
     author: str | None,
-    before_write: Callable[[RepoKind, dict[str, Any]], None] | None = None,
-) -> GeneratedRepo:
-    """Composition root of ``scaffold new``: build adapters, ask, call the service.
+    infra: Path | None = None,
+) -> NewResult:
+    """Composition root of ``scaffold new``: build adapters, ask, run the service.
 
-    ``before_write(kind, answers)`` runs once every answer is known and before
-    anything is written: the hook for options that must fail fast (e.g. checking a
-    fleet repo the new app will be registered in).
+    Parsing and asking end in a :class:`~scaffold.services.new.NewOptions`; the
+    use case itself (render, commit, register into ``infra``) is
+    :func:`~scaffold.services.new.run_new`.
     """
     from scaffold import __version__
     from scaffold.adapters.git import Git
@@ -196,13 +146,19 @@ def generate(
     from scaffold.config import resolve_template, source_checkout
     from scaffold.services.answers import KIND_KEY, AnswerRules, merge_kind, only_kinds
     from scaffold.services.new import (
+        NewOptions,
         check_destination,
         check_git_identity,
-        create_repo,
+        run_new,
         with_default_ref,
     )
 
     given = merge_kind(kind.value if kind else None, given)
+    if infra is not None and given.get(KIND_KEY) == "app":
+        from scaffold.services.fleet import app_answers_for, read_fleet
+
+        # infra_repo is the fleet's own: never asked, a different one is an error
+        given = app_answers_for(read_fleet(infra, field="--infra"), given)
     git = Git()
     templates = CopierTemplates(git=git)
     source = with_default_ref(
@@ -231,25 +187,33 @@ def generate(
         prompter.show(summary(data, target))
         if not prompter.confirm("Generate this repository?", True):
             raise Aborted("aborted; nothing was written")
-        given, dest, complete = data, target, data
+        given, dest = data, target
     elif resolution.missing:
         raise MissingAnswersError(keys=resolution.missing)
-    else:
-        complete = resolution.answers
-    repo_kind = RepoKind(str(given[KIND_KEY]))
-    if before_write is not None:
-        before_write(repo_kind, dict(complete))
-    return create_repo(
-        kind=repo_kind,
+    options = NewOptions(
+        kind=RepoKind(str(given[KIND_KEY])),
         dest=dest or Path(str(given.get("name", resolution.answers.get("name")))),
         answers={k: v for k, v in given.items() if k != KIND_KEY},
         source=source,
-        templates=templates,
-        git=git if git_enabled else None,
+        commit=git_enabled,
         force=force,
         author=author,
-        rules=rules,
+        infra=infra,
     )
+    return run_new(
+        options,
+        templates=templates,
+        git=git,
+        rules=rules,
+        confirm=_confirm if stdin_is_terminal() else None,
+    )
+
+
+def _confirm(question: str) -> bool:
+    """Ask a yes/no question on the terminal (default no)."""
+    from scaffold.cli.wizard import QuestionaryPrompter
+
+    return QuestionaryPrompter().confirm(question, False)
 
 
 def print_result(result: GeneratedRepo) -> None:

@@ -48,7 +48,17 @@ def api_url_from(option: str | None, env: Mapping[str, str]) -> str:
     from scaffold.adapters.github import DEFAULT_API_URL
 
     url = (option or env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (validates the port)
+    except ValueError:
+        raise ConfigError("--api-url: not a valid URL") from None
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        # checked first: the value may hold a token and is never echoed then
+        raise ConfigError(
+            "--api-url: must be a plain URL without credentials/query "
+            "(the token comes from GITHUB_TOKEN or GH_TOKEN only)"
+        )
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(
             f"--api-url {url!r}: expected https://HOST[/api/v3] "
@@ -58,9 +68,29 @@ def api_url_from(option: str | None, env: Mapping[str, str]) -> str:
         raise ConfigError(
             f"--api-url {url!r}: must be https (the token would travel in clear)"
         )
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigError("--api-url: must be a plain URL without credentials/query")
     return url
+
+
+WRITE_INTERVAL_VAR = "SCAFFOLD_WRITE_INTERVAL"
+
+
+def write_interval_from(env: Mapping[str, str]) -> float:
+    """Seconds between two write calls: $SCAFFOLD_WRITE_INTERVAL, else 1.
+
+    GitHub asks for writes to be made serially at least a second apart (its
+    secondary rate limits); a GitHub Enterprise Server with other limits, or a
+    test server, may set less.
+    """
+    raw = env.get(WRITE_INTERVAL_VAR, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60:
+        raise ConfigError(f"{WRITE_INTERVAL_VAR}: must be a number of seconds, 0-60")
+    return value
 
 
 def _show(value: Any) -> str:
@@ -152,7 +182,8 @@ def protect_cmd(
         settings = load_settings(path)
         url = api_url_from(api_url, os.environ)
         token = token_from_env(os.environ)
-        with GitHubClient(token=token, api_url=url) as client:
+        interval = write_interval_from(os.environ)
+        with GitHubClient(token=token, api_url=url, write_interval=interval) as client:
             report = protect(
                 settings=settings,
                 repo=ref,

@@ -1,5 +1,4 @@
-"""``scaffold update``: bring one local repo (and a fleet's apps) to a newer
-template version."""
+"""``scaffold update``: print what :mod:`scaffold.services.update` did."""
 
 from __future__ import annotations
 
@@ -47,13 +46,10 @@ def update(
         typer.Option("--no-apps", help="Fleets: update only the fleet's own files."),
     ] = False,
 ) -> None:
-    """Update a generated repo to a newer template version.
+    """Update a generated repo (a fleet: also its apps) to a newer template
+    version, on the branch scaffold/update-<ref>; conflicts exit 3.
 
-    Works on a new branch scaffold/update-<ref> and commits
-    "chore(template): vA → vB" there. In a fleet every app
-    (apps/<name>/.copier-answers.yml) is updated too, one commit each
-    ("chore(template): apps/<name> vA → vB"). Conflicts are left in the work
-    tree (exit 3), nothing is committed for that instance then.
+    The full behaviour: the README's 'scaffold update' section.
     """
     with handle_errors():
         from scaffold.adapters.git import Git
@@ -101,7 +97,10 @@ def _print_single(result: UpdateResult) -> None:
         )
         for rel in result.changed:
             typer.echo(f"  {rel}")
-        typer.echo(f"Review and merge it: git diff {result.branch}~1 {result.branch}")
+        branch = str(result.branch)
+        _git_commands(
+            result.path, "Review and merge it:", [["diff", f"{branch}~1", branch]]
+        )
 
 
 def _print_many(report: UpdateReport) -> None:
@@ -116,21 +115,9 @@ def _print_many(report: UpdateReport) -> None:
     if report.dry_run:
         typer.echo(f"{report.path}: dry run; nothing was changed")
     for result in report.results:
-        label = result.instance or "."
-        versions = f"{result.from_version} → {result.to_version}"
-        if result.from_version == result.to_version:
-            typer.echo(f"{label}: unchanged, already at {result.to_version}")
-        elif result.conflicts:
-            typer.echo(f"{label}: {versions} left conflicts")
-        elif result.up_to_date:
-            typer.echo(f"{label}: {versions} changes nothing")
-        elif report.dry_run:
-            typer.echo(f"{label}: {versions}, {len(result.changed)} file(s)")
-        else:
-            typer.echo(
-                f"{label}: {versions} (commit {str(result.commit)[:12]}, "
-                f"{len(result.changed)} file(s))"
-            )
+        typer.echo(_instance_line(result, dry_run=report.dry_run))
+        moved = result.from_version != result.to_version
+        if moved and not (report.dry_run or result.conflicts or result.up_to_date):
             for rel in result.changed:
                 typer.echo(f"  {rel}")
     for label in report.not_run:
@@ -143,9 +130,32 @@ def _print_many(report: UpdateReport) -> None:
     if not report.dry_run:
         count = len(report.commits)
         typer.echo(
-            f"{report.path}: updated on branch {report.branch} ({count} commit(s))\n"
-            f"Review and merge it: git log -p {report.branch}~{count}..{report.branch}"
+            f"{report.path}: updated on branch {report.branch} ({count} commit(s))"
         )
+        branch = str(report.branch)
+        _git_commands(
+            report.path,
+            "Review and merge it:",
+            [["log", "-p", f"{branch}~{count}..{branch}"]],
+        )
+
+
+def _instance_line(result: UpdateResult, *, dry_run: bool) -> str:
+    """One instance of a fleet: what the update did to it."""
+    label = result.instance or "."
+    versions = f"{result.from_version} → {result.to_version}"
+    if result.from_version == result.to_version:
+        return f"{label}: unchanged, already at {result.to_version}"
+    if result.conflicts:
+        return f"{label}: {versions} left conflicts"
+    if result.up_to_date:
+        return f"{label}: {versions} changes nothing"
+    if dry_run:
+        return f"{label}: {versions}, {len(result.changed)} file(s)"
+    return (
+        f"{label}: {versions} (commit {str(result.commit)[:12]}, "
+        f"{len(result.changed)} file(s))"
+    )
 
 
 def _conflicts(result: UpdateResult, *, remaining: list[str]) -> None:
@@ -160,22 +170,51 @@ def _conflicts(result: UpdateResult, *, remaining: list[str]) -> None:
             count=len(result.conflicts), branch=None, instance=instance
         )
     subject = commit_message(result.from_version, result.to_version, result.instance)
-    rerun = ""
-    if remaining:
-        rerun = (
-            "  then run the same scaffold update again (on this branch) for the "
-            f"rest: {', '.join(remaining)}\n"
-        )
+    branch = str(result.branch)
     typer.echo(
-        f"\nThe work tree is on {result.branch} with the update applied. "
+        f"\nThe work tree is on {branch} with the update applied. "
         "Resolve each file above (remove the <<<<<<< ======= >>>>>>> "
-        "markers, fold *.rej hunks in and delete them), then:\n"
-        f"  git add -A && git commit -m '{subject}'\n"
-        f"{rerun}"
-        "To abandon the update instead:\n"
-        f"  git reset -q --hard && git clean -fdq && git switch - "
-        f"&& git branch -D {result.branch}"
+        "markers, fold *.rej hunks in and delete them), then:"
+    )
+    _git_commands(
+        result.path,
+        None,
+        [["add", "-A"], ["commit", "-m", subject]],
+        then=(
+            "# then run the same scaffold update again (on this branch) for the "
+            f"rest: {', '.join(remaining)}"
+            if remaining
+            else None
+        ),
+    )
+    _git_commands(
+        result.path,
+        "To abandon the update instead:",
+        [
+            ["reset", "-q", "--hard"],
+            ["clean", "-fdq"],
+            ["switch", "-"],
+            ["branch", "-D", branch],
+        ],
     )
     raise UpdateConflictError(
         count=len(result.conflicts), branch=result.branch, instance=instance
     )
+
+
+def _git_commands(
+    repo: Path, intro: str | None, commands: list[list[str]], *, then: str | None = None
+) -> None:
+    """Print git commands for the user to run on one indented, quoted shell line
+    (``git -C REPO`` unless REPO is the working directory); ``then`` is a ``#``
+    comment line after it. A test runs the lines as printed."""
+    import shlex
+
+    git = (
+        ["git"] if repo.resolve() == Path.cwd().resolve() else ["git", "-C", str(repo)]
+    )
+    if intro is not None:
+        typer.echo(intro)
+    typer.echo("  " + " && ".join(shlex.join([*git, *argv]) for argv in commands))
+    if then is not None:
+        typer.echo(f"  {then}")

@@ -1,14 +1,6 @@
-"""Template answers: defaults, ``when`` conditions, parsing and validation.
-
-Pure logic over the questions of the root ``copier.yml`` (see
-:meth:`scaffold.adapters.templates.CopierTemplates.questions`). Validators, defaults
-and ``when`` conditions are copier's own Jinja strings, rendered here the way copier
-renders them (a sandboxed Jinja environment with the Ansible core filters copier
-ships, so ``regex_search`` works), so the wizard and the non-interactive path reject
-exactly what copier would, before copier runs. On top of copier's validators, every
-string answer must pass :func:`safety_rule` (no path traversal, nothing that could
-break the YAML or Jinja of the generated files).
-"""
+"""Template answers: defaults, ``when`` conditions, parsing and validation, with
+copier's own Jinja (sandboxed, Ansible filters) so everything copier would reject is
+rejected before it runs; plus :func:`safety_rule` for every text answer."""
 
 from __future__ import annotations
 
@@ -81,7 +73,54 @@ def safety_rule(value: str) -> str | None:
     for needle, rule in _UNSAFE:
         if needle in value:
             return rule
+    if kind := yaml_retyped(value):
+        return (
+            f"must stay text when written unquoted in YAML (this reads as {kind}; "
+            "values like true, on, y, null, 123, 1e3, 0x10, 2024-01-01 are re-typed)"
+        )
     return None
+
+
+# Scalars YAML re-types that PyYAML (YAML 1.1) leaves as text: YAML 1.1 booleans
+# Go's yaml.v2 resolves (kubectl, kustomize) and YAML 1.2 core-schema numbers
+# (yaml.v3, Helm: 1e3, 0o17)
+_GO_YAML_BOOLS: Final = frozenset({"y", "Y", "n", "N"})
+_YAML12_NUMBER: Final = re.compile(
+    r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"
+    r"|^0o[0-7]+$|^0x[0-9a-fA-F]+$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"
+)
+
+
+def yaml_retyped(value: str) -> str | None:
+    """The type YAML gives ``value`` written unquoted (``key: value``) when that
+    is not text (a boolean, null, a number, a date), else None.
+
+    The empty string is left to the templates (they test for it); values YAML
+    cannot read unquoted at all (``@team``) are quoted by the templates.
+    """
+    if value == "":
+        return None
+    if value != value.strip():
+        return "text without its leading/trailing spaces"
+    if value in _GO_YAML_BOOLS:
+        return "a boolean"
+    if _YAML12_NUMBER.match(value):
+        return "a number"
+    import yaml  # lazy: keeps CLI start-up fast
+
+    try:
+        loaded = yaml.safe_load(f"key: {value}")
+    except yaml.YAMLError:
+        return None
+    got = loaded.get("key") if isinstance(loaded, dict) else value
+    if got is None:
+        return "null"
+    if isinstance(got, bool):
+        return "a boolean"
+    if isinstance(got, (int, float)):
+        return "a number"
+    names = {"date": "a date", "datetime": "a timestamp"}
+    return names.get(type(got).__name__)
 
 
 def cast_to_bool(value: Any) -> bool:
@@ -97,6 +136,26 @@ def cast_to_bool(value: Any) -> bool:
         if lower in {"y", "yes", "t", "true", "on"}:
             return True
     return bool(value)
+
+
+_TRUE: Final = frozenset({"y", "yes", "t", "true", "on", "1"})
+_FALSE: Final = frozenset({"n", "no", "f", "false", "off", "0"})
+
+
+def parse_bool(key: str, raw: Any) -> bool:
+    """A boolean answer: a bool, 0/1, or yes/no, true/false, on/off (any case).
+
+    Anything else, the empty string included, is an error (copier would read
+    ``""`` as false and any other text as true).
+    """
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidAnswerError(key=key, rule="must be true or false (yes/no, on/off)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,18 +243,27 @@ class AnswerRules:
             except ValueError:
                 raise InvalidAnswerError(key=key, rule="must be a number") from None
         if kind == "bool":
-            return cast_to_bool(raw)
+            return parse_bool(key, raw)
         return raw if isinstance(raw, str) else str(raw)
 
     def problem(
-        self, question: Question, value: Any, answers: Mapping[str, Any]
+        self,
+        question: Question,
+        value: Any,
+        answers: Mapping[str, Any],
+        *,
+        safety: bool = True,
     ) -> str | None:
-        """The rule ``value`` breaks (choices, safety, copier validator) or None."""
+        """The rule ``value`` breaks (choices, safety, copier validator) or None.
+
+        ``safety=False`` leaves out :func:`safety_rule` (copier's own rules only,
+        as for the answers of an app inside a fleet).
+        """
         if question.choices is not None:
             allowed = list(question.choices.values())
             if value not in allowed:
                 return "must be one of: " + ", ".join(str(v) for v in allowed)
-        if isinstance(value, str) and (rule := safety_rule(value)):
+        if safety and isinstance(value, str) and (rule := safety_rule(value)):
             return rule
         if question.validator:
             try:

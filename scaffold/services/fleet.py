@@ -1,13 +1,9 @@
-"""Use case: register apps in a fleet (infra) repo.
-
-Each app is its own Copier instance of the ``fleet-app`` template, rendered into the
-fleet with its own answers file ``apps/<name>/.copier-answers.yml`` so that
-``scaffold update`` (copier update with that answers file) can update it later.
-
-Flux fleets get one Kustomization per app and env (``clusters/<env>/apps/<name>.yaml``);
-Argo CD fleets need nothing besides ``apps/<name>/overlays/<env>``, which the
-ApplicationSets discover. Nothing shared is edited, so two apps never conflict.
-"""
+"""Use case: register apps in a fleet (infra) repo, each its own Copier instance
+of the ``fleet-app`` template with the answers file ``apps/<name>/.copier-answers.yml``
+(the layout: the README's "Fleets" section). The only shared files registration
+touches are the generated blocks of ``.github/CODEOWNERS`` and (Argo CD)
+``projects/<env>.yaml`` listing every app's team (services.access), rewritten from
+all apps' answers."""
 
 from __future__ import annotations
 
@@ -27,13 +23,15 @@ from scaffold.adapters.git import Git
 from scaffold.adapters.templates import read_answers
 from scaffold.errors import (
     AppExistsError,
-    DirtyRepoError,
     InvalidAnswerError,
     NotAFleetError,
     UsageError,
 )
 from scaffold.layout import (
     ANSWERS_FILE,
+    ARGOCD_OIDC_SECRET,
+    ARGOCD_OIDC_SECRET_FILE,
+    ARGOCD_OIDC_SECRET_KEY,
     DEFAULT_BRANCH,
     ENVIRONMENTS,
     FLEET_APP_KIND,
@@ -45,6 +43,8 @@ from scaffold.layout import (
     SECRETS_MODES,
 )
 from scaffold.models import Question, TemplateSource
+from scaffold.services.access import sync_access
+from scaffold.services.answers import safety_rule
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # answers the app inherits from the fleet; the caller may not override them
@@ -93,6 +93,249 @@ class Fleet:
         if not root.is_dir():
             return []
         return sorted(p.parent.name for p in root.glob(f"*/{ANSWERS_FILE}"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddedApp:
+    """Result of :func:`add_app`."""
+
+    fleet: Fleet
+    name: str
+    answers: dict[str, Any]
+    answers_file: str
+    files: list[str] = field(default_factory=list)  # relative to the fleet
+    # shared access files rewritten for it (CODEOWNERS, Argo CD projects)
+    shared: list[str] = field(default_factory=list)
+    commit: str | None = None
+
+
+def answers_file_for(app: str) -> str:
+    """The answers file of ``app`` inside a fleet, relative to the fleet root.
+
+    The root copier.yml computes the same path (``_answers_file``); it is still passed
+    to copier explicitly so that template refs from before that setting work too, and
+    because ``copier update`` reads the answers file before it knows the answers.
+    """
+    return f"{FLEET_APPS_DIR}/{app}/{ANSWERS_FILE}"
+
+
+def read_fleet(path: Path, *, field: str = "fleet") -> Fleet:
+    """Read and check the fleet at ``path``; raise a UsageError if it is none.
+
+    ``field`` names the argument in error messages (e.g. ``--infra``).
+    """
+    shown = str(path)
+    if not path.exists():
+        raise NotAFleetError(field=field, path=shown, reason="no such directory")
+    if not path.is_dir():
+        raise NotAFleetError(field=field, path=shown, reason="not a directory")
+    answers_path = path / ANSWERS_FILE
+    if not answers_path.is_file():
+        raise NotAFleetError(field=field, path=shown, reason=f"no {ANSWERS_FILE}")
+    try:
+        data = read_answers(answers_path)
+    except yaml.YAMLError as exc:
+        raise NotAFleetError(
+            field=field, path=shown, reason=f"{ANSWERS_FILE} is not YAML"
+        ) from exc
+    if data.get("repo_kind") != "infra":
+        raise NotAFleetError(
+            field=field,
+            path=shown,
+            reason=f"repo_kind is {data.get('repo_kind')!r} in {ANSWERS_FILE}, "
+            "not 'infra'",
+        )
+    engine = str(data.get("gitops_engine", ""))
+    mode = str(data.get("secrets", ""))
+    if engine not in GITOPS_ENGINES:
+        raise NotAFleetError(
+            field=field, path=shown, reason=f"unknown gitops_engine {engine!r}"
+        )
+    if mode not in SECRETS_MODES:
+        raise NotAFleetError(
+            field=field, path=shown, reason=f"unknown secrets {mode!r}"
+        )
+    return Fleet(
+        path=path.resolve(),
+        name=str(data.get("name", path.name)),
+        owner=str(data.get("owner", "")),
+        engine=engine,
+        secrets=mode,
+        default_branch=str(data.get("default_branch", DEFAULT_BRANCH)),
+        answers=dict(data),
+    )
+
+
+def check_app_name(fleet: Fleet, name: object) -> str:
+    """Validate the app name for this fleet; return it."""
+    if rule := app_name_problem(name):
+        raise InvalidAnswerError(key="name", rule=rule)
+    text = str(name)
+    if fleet.app_dir(text).exists():
+        raise AppExistsError(name=text, fleet=str(fleet.path))
+    return text
+
+
+def preflight(
+    path: Path, name: object, *, git: Git | None = None, field: str = "--infra"
+) -> Fleet:
+    """Everything :func:`add_app` checks before writing (for ``new app --infra``).
+
+    With ``git``, a fleet that is a git work tree must also be clean.
+    """
+    fleet = read_fleet(path, field=field)
+    check_app_name(fleet, name)
+    if git is not None and git.is_repo_root(fleet.path):
+        git.require_clean(fleet.path)
+    return fleet
+
+
+def sync_fleet_access(fleet: Fleet) -> list[str]:
+    """Bring the fleet's CODEOWNERS and Argo CD project roles in step with its apps'
+    teams (services.access); return the changed files, relative to the fleet."""
+    return sync_access(
+        fleet.path,
+        engine=fleet.engine,
+        platform=str(fleet.answers.get("codeowners") or ""),
+        apps=fleet.apps(),
+    )
+
+
+def repo_of(fleet: Fleet) -> str:
+    """The fleet's GitHub repository, owner/name (from its answers)."""
+    return f"{fleet.owner}/{fleet.name}"
+
+
+def app_answers_for(fleet: Fleet, answers: dict[str, Any]) -> dict[str, Any]:
+    """``answers`` of an app repo that deploys through ``fleet``: its ``infra_repo``
+    (where the release workflow opens promotion PRs) is the fleet's own repository.
+
+    A different explicit ``infra_repo`` is an error (GitHub names compare
+    case-insensitively).
+    """
+    expected = repo_of(fleet)
+    given = answers.get("infra_repo")
+    if given not in (None, "") and str(given).lower() != expected.lower():
+        raise InvalidAnswerError(
+            key="infra_repo",
+            rule=f"must be {expected}, the fleet given with --infra "
+            f"(owner/name from its {ANSWERS_FILE}), not {given}",
+        )
+    return {**answers, "infra_repo": expected}
+
+
+def preflight_new_app(
+    infra: Path, kind: str, answers: dict[str, Any], *, git: Git | None
+) -> Fleet:
+    """Fail fast (exit 2, nothing written) before a new app repo is generated."""
+    if kind != "app":
+        raise UsageError("--infra: only `scaffold new app` can register into a fleet")
+    return preflight(infra, answers.get("name"), git=git)
+
+
+def register_app(
+    *,
+    fleet_path: Path,
+    app_answers: dict[str, Any],
+    source: TemplateSource,
+    templates: FleetAppRenderer,
+    git: Git | None,
+    extra: dict[str, Any] | None = None,
+    author: str | None = None,
+    app_commit: str | None = None,
+) -> AddedApp:
+    """Register an app repo (by its answers) in the fleet at ``fleet_path``.
+
+    The fleet answers come from :func:`fleet_answers_from_app`; ``extra`` adds or
+    overrides fleet-app answers (e.g. ``replicas``). ``scaffold new app --infra``
+    and ``scaffold bootstrap`` both register apps through this function.
+    ``app_commit`` (the app repo's first commit) sets the tag every env deploys.
+    """
+    answers = {
+        **fleet_answers_from_app(app_answers, commit=app_commit),
+        **(extra or {}),
+    }
+    return add_app(
+        fleet_path=fleet_path,
+        answers=answers,
+        source=source,
+        templates=templates,
+        git=git,
+        author=author,
+    )
+
+
+def fleet_answers_from_app(
+    app_answers: dict[str, Any], *, commit: str | None = None
+) -> dict[str, Any]:
+    """Answers for the fleet-app template derived from an app repo's answers.
+
+    ``commit`` (the app repo's first commit) sets the tag every env deploys at first:
+    ``sha-<commit>``, the image the app's release workflow builds on the first push.
+    """
+    result: dict[str, Any] = {}
+    if commit:
+        result["app_tag"] = IMAGE_TAG.format(commit=commit)
+    for key in ("name", "description", "container_port", "codeowners"):
+        if key in app_answers:
+            result[key] = app_answers[key]
+    registry = app_answers.get("image_registry")
+    if registry and app_answers.get("name"):
+        result["app_image"] = f"{registry}/{app_answers['name']}"
+    return result
+
+
+def fleet_app_data(
+    fleet_answers: dict[str, Any], answers: dict[str, Any]
+) -> dict[str, Any]:
+    """The fleet-app template's answers: ``answers`` plus what the fleet fixes.
+
+    Owner, default branch and CODEOWNERS default to the fleet's; the GitOps engine
+    and secrets mode are the fleet's (a different value is an error).
+    """
+    for key in _INHERITED:
+        if key in answers and answers[key] != fleet_answers.get(key):
+            raise InvalidAnswerError(
+                key=key,
+                rule=f"is {fleet_answers.get(key)!r} for every app of this fleet",
+            )
+    data: dict[str, Any] = {
+        "owner": str(fleet_answers.get("owner", "")),
+        "default_branch": str(fleet_answers.get("default_branch", DEFAULT_BRANCH)),
+        **{k: v for k, v in answers.items() if k not in _INHERITED},
+        "repo_kind": FLEET_APP_KIND,
+        "gitops_engine": fleet_answers.get("gitops_engine"),
+        "secrets": fleet_answers.get("secrets"),
+    }
+    if "codeowners" in fleet_answers and "codeowners" not in answers:
+        data["codeowners"] = fleet_answers["codeowners"]
+    return data
+
+
+def app_name_problem(name: object) -> str | None:
+    """The rule an app name breaks inside a fleet, or None."""
+    if name is None or name == "":
+        return "required"
+    text = str(name)
+    if not _DNS_LABEL.match(text) or len(text) > 40:
+        return (
+            "must be a DNS-1123 label of at most 40 characters "
+            "(lowercase letters, digits and '-')"
+        )
+    if rule := safety_rule(text):  # e.g. true, 123, 1e3, 0x10 re-typed by YAML
+        return rule
+    if text in RESERVED_APP_NAMES:
+        return f"{text!r} is reserved for the fleet's own objects"
+    return None
+
+
+def _check_known(answers: dict[str, Any], questions: list[Question]) -> None:
+    known = {q.key for q in questions}
+    for key in answers:
+        if key not in known:
+            raise InvalidAnswerError(
+                key=key, rule=f"unknown key (known: {', '.join(sorted(known))})"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,161 +405,6 @@ def _write_pull_secrets(
         (staging / rel).write_text(encrypted, encoding="utf-8")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AddedApp:
-    """Result of :func:`add_app`."""
-
-    fleet: Fleet
-    name: str
-    answers: dict[str, Any]
-    answers_file: str
-    files: list[str] = field(default_factory=list)  # relative to the fleet
-    commit: str | None = None
-
-
-def answers_file_for(app: str) -> str:
-    """The answers file of ``app`` inside a fleet, relative to the fleet root.
-
-    The root copier.yml computes the same path (``_answers_file``); it is still passed
-    to copier explicitly so that template refs from before that setting work too, and
-    because ``copier update`` reads the answers file before it knows the answers.
-    """
-    return f"{FLEET_APPS_DIR}/{app}/{ANSWERS_FILE}"
-
-
-def read_fleet(path: Path, *, field: str = "fleet") -> Fleet:
-    """Read and check the fleet at ``path``; raise a UsageError if it is none.
-
-    ``field`` names the argument in error messages (e.g. ``--infra``).
-    """
-    shown = str(path)
-    if not path.exists():
-        raise NotAFleetError(field=field, path=shown, reason="no such directory")
-    if not path.is_dir():
-        raise NotAFleetError(field=field, path=shown, reason="not a directory")
-    answers_path = path / ANSWERS_FILE
-    if not answers_path.is_file():
-        raise NotAFleetError(field=field, path=shown, reason=f"no {ANSWERS_FILE}")
-    try:
-        data = read_answers(answers_path)
-    except yaml.YAMLError as exc:
-        raise NotAFleetError(
-            field=field, path=shown, reason=f"{ANSWERS_FILE} is not YAML"
-        ) from exc
-    if data.get("repo_kind") != "infra":
-        raise NotAFleetError(
-            field=field,
-            path=shown,
-            reason=f"repo_kind is {data.get('repo_kind')!r} in {ANSWERS_FILE}, "
-            "not 'infra'",
-        )
-    engine = str(data.get("gitops_engine", ""))
-    mode = str(data.get("secrets", ""))
-    if engine not in GITOPS_ENGINES:
-        raise NotAFleetError(
-            field=field, path=shown, reason=f"unknown gitops_engine {engine!r}"
-        )
-    if mode not in SECRETS_MODES:
-        raise NotAFleetError(
-            field=field, path=shown, reason=f"unknown secrets {mode!r}"
-        )
-    return Fleet(
-        path=path.resolve(),
-        name=str(data.get("name", path.name)),
-        owner=str(data.get("owner", "")),
-        engine=engine,
-        secrets=mode,
-        default_branch=str(data.get("default_branch", DEFAULT_BRANCH)),
-        answers=dict(data),
-    )
-
-
-def check_app_name(fleet: Fleet, name: object) -> str:
-    """Validate the app name for this fleet; return it."""
-    if name is None or name == "":
-        raise InvalidAnswerError(key="name", rule="required")
-    text = str(name)
-    if not _DNS_LABEL.match(text) or len(text) > 40:
-        raise InvalidAnswerError(
-            key="name",
-            rule="must be a DNS-1123 label of at most 40 characters "
-            "(lowercase letters, digits and '-')",
-        )
-    if text in RESERVED_APP_NAMES:
-        raise InvalidAnswerError(
-            key="name", rule=f"{text!r} is reserved for the fleet's own objects"
-        )
-    if fleet.app_dir(text).exists():
-        raise AppExistsError(name=text, fleet=str(fleet.path))
-    return text
-
-
-def preflight(
-    path: Path, name: object, *, git: Git | None = None, field: str = "--infra"
-) -> Fleet:
-    """Everything :func:`add_app` checks before writing (for ``new app --infra``).
-
-    With ``git``, a fleet that is a git work tree must also be clean.
-    """
-    fleet = read_fleet(path, field=field)
-    check_app_name(fleet, name)
-    if git is not None and git.is_repo_root(fleet.path) and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
-    return fleet
-
-
-def repo_of(fleet: Fleet) -> str:
-    """The fleet's GitHub repository, owner/name (from its answers)."""
-    return f"{fleet.owner}/{fleet.name}"
-
-
-def app_answers_for(fleet: Fleet, answers: dict[str, Any]) -> dict[str, Any]:
-    """``answers`` of an app repo that deploys through ``fleet``: its ``infra_repo``
-    (where the release workflow opens promotion PRs) is the fleet's own repository.
-
-    A different explicit ``infra_repo`` is an error (GitHub names compare
-    case-insensitively).
-    """
-    expected = repo_of(fleet)
-    given = answers.get("infra_repo")
-    if given not in (None, "") and str(given).lower() != expected.lower():
-        raise InvalidAnswerError(
-            key="infra_repo",
-            rule=f"must be {expected}, the fleet given with --infra "
-            f"(owner/name from its {ANSWERS_FILE}), not {given}",
-        )
-    return {**answers, "infra_repo": expected}
-
-
-def fleet_answers_from_app(
-    app_answers: dict[str, Any], *, commit: str | None = None
-) -> dict[str, Any]:
-    """Answers for the fleet-app template derived from an app repo's answers.
-
-    ``commit`` (the app repo's first commit) sets the tag every env deploys at first:
-    the image the app's release workflow builds on the first push.
-    """
-    result: dict[str, Any] = {}
-    if commit:
-        result["app_tag"] = IMAGE_TAG.format(commit=commit)
-    for key in ("name", "description", "container_port", "codeowners"):
-        if key in app_answers:
-            result[key] = app_answers[key]
-    registry = app_answers.get("image_registry")
-    if registry and app_answers.get("name"):
-        result["app_image"] = f"{registry}/{app_answers['name']}"
-    return result
-
-
-def _check_known(answers: dict[str, Any], questions: list[Question]) -> None:
-    known = {q.key for q in questions}
-    for key in answers:
-        if key not in known:
-            raise InvalidAnswerError(
-                key=key, rule=f"unknown key (known: {', '.join(sorted(known))})"
-            )
-
-
 def add_app(
     *,
     fleet_path: Path,
@@ -337,26 +425,11 @@ def add_app(
     """
     fleet = read_fleet(fleet_path)
     name = check_app_name(fleet, answers.get("name"))
-    for key in _INHERITED:
-        if key in answers and answers[key] != fleet.answers.get(key):
-            raise InvalidAnswerError(
-                key=key,
-                rule=f"is {fleet.answers.get(key)!r} for every app of this fleet",
-            )
-    data: dict[str, Any] = {
-        "owner": fleet.owner,
-        "default_branch": fleet.default_branch,
-        **{k: v for k, v in answers.items() if k not in _INHERITED},
-        "repo_kind": FLEET_APP_KIND,
-        "gitops_engine": fleet.engine,
-        "secrets": fleet.secrets,
-    }
-    if "codeowners" in fleet.answers and "codeowners" not in answers:
-        data["codeowners"] = fleet.answers["codeowners"]
+    data = fleet_app_data(fleet.answers, answers)
     _check_known(data, templates.questions(source))
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     answers_file = answers_file_for(name)
     with tempfile.TemporaryDirectory(prefix=f"scaffold-app-{name}-") as tmp:
         staging = Path(tmp) / "out"
@@ -374,12 +447,13 @@ def add_app(
             target = fleet.path / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(staging / rel, target)
+    shared = sync_fleet_access(fleet)
     commit = None
     if use_git and git is not None:
-        git.run(fleet.path, "add", "--", *files)
+        git.run(fleet.path, "add", "--", *files, *shared)
         args = ["commit", "-q", "--no-verify", "-m", f"feat(apps): add {name}"]
         if author:
-            args += ["--author", author]
+            args.append(f"--author={author}")
         git.run(fleet.path, *args)
         commit = git.run(fleet.path, "rev-parse", "HEAD").strip()
     return AddedApp(
@@ -388,6 +462,7 @@ def add_app(
         answers=final,
         answers_file=answers_file,
         files=files,
+        shared=shared,
         commit=commit,
     )
 
@@ -427,8 +502,8 @@ def write_example_secret(
     """
     fleet = read_fleet(fleet_path)
     use_git = git is not None and git.is_repo_root(fleet.path)
-    if use_git and git is not None and git.is_dirty(fleet.path):
-        raise DirtyRepoError(path=str(fleet.path))
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
     if fleet.secrets != "sops":
         raise UsageError(
             f"secrets: the fleet uses {fleet.secrets!r}; an example SOPS secret "
@@ -455,3 +530,69 @@ def write_example_secret(
         msg = "chore(secrets): add SOPS-encrypted example secrets"
         git.run(fleet.path, "commit", "-q", "--no-verify", "-m", msg)
     return written
+
+
+def oidc_secret_manifest(value: str) -> str:
+    """The plaintext Secret argocd-cm's oidc.config refers to (in memory only)."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": ARGOCD_OIDC_SECRET,
+            "namespace": "argocd",
+            # Argo CD resolves `$<Secret>:<key>` only in Secrets with this label
+            "labels": {"app.kubernetes.io/part-of": "argocd"},
+        },
+        "type": "Opaque",
+        "stringData": {ARGOCD_OIDC_SECRET_KEY: value},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def write_oidc_secret(
+    *,
+    fleet_path: Path,
+    value: str,
+    encryptor: Encryptor,
+    git: Git | None = None,
+    force: bool = False,
+) -> str:
+    """Write Argo CD's SSO client secret SOPS-encrypted to ARGOCD_OIDC_SECRET_FILE.
+
+    Only for Argo CD fleets with ``secrets: sops`` and ``sso_oidc_issuer`` (their
+    bootstrap/argo-cd decrypts it with KSOPS). The plaintext goes to sops on stdin
+    and is never written. With ``git`` and a fleet that is a git work tree, the
+    fleet must be clean and the file is committed. Returns the written path.
+    """
+    fleet = read_fleet(fleet_path)
+    if fleet.engine != "argocd":
+        raise UsageError("gitops_engine: SSO client secrets are for Argo CD fleets")
+    if not fleet.answers.get("sso_oidc_issuer"):
+        raise UsageError(
+            "sso_oidc_issuer: the fleet has no SSO; set it (and sso_client_id, "
+            "argocd_url) first"
+        )
+    if fleet.secrets != "sops":
+        raise UsageError(
+            f"secrets: the fleet uses {fleet.secrets!r}; deliver the Secret "
+            f"{ARGOCD_OIDC_SECRET} as its README says (this command needs sops)"
+        )
+    if not value:
+        raise UsageError("the client secret is empty")
+    use_git = git is not None and git.is_repo_root(fleet.path)
+    if use_git and git is not None:
+        git.require_clean(fleet.path)
+    target = fleet.path / ARGOCD_OIDC_SECRET_FILE
+    if target.exists() and not force:
+        raise UsageError(
+            f"{ARGOCD_OIDC_SECRET_FILE} exists (use --force to replace it)"
+        )
+    encrypted = encryptor.encrypt_yaml(
+        oidc_secret_manifest(value), root=fleet.path, filename=ARGOCD_OIDC_SECRET_FILE
+    )
+    target.write_text(encrypted, encoding="utf-8")
+    if use_git and git is not None:
+        git.run(fleet.path, "add", "--", ARGOCD_OIDC_SECRET_FILE)
+        msg = "chore(sso): add the SOPS-encrypted Argo CD client secret"
+        git.run(fleet.path, "commit", "-q", "--no-verify", "-m", msg)
+    return ARGOCD_OIDC_SECRET_FILE

@@ -8,17 +8,30 @@ on success, so a failure (bad answer, template error, git error) writes nothing.
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from scaffold.adapters.git import Git, parse_ident
-from scaffold.adapters.templates import Rendered, is_local
+from scaffold.adapters.templates import Rendered
+from scaffold.config import is_local
 from scaffold.errors import DestinationExistsError, UsageError
-from scaffold.layout import DEFAULT_BRANCH
+from scaffold.layout import DEFAULT_BRANCH, IMAGE_TAG
 from scaffold.models import GeneratedRepo, Question, RepoKind, TemplateSource
 from scaffold.services.answers import AnswerRules, merge_kind
+from scaffold.services.fleet import (
+    AddedApp,
+    FleetAppRenderer,
+    app_answers_for,
+    preflight_new_app,
+    read_fleet,
+    register_app,
+)
 
 
 class TemplateRenderer(Protocol):
@@ -39,12 +52,8 @@ class TemplateRenderer(Protocol):
 
 
 def default_ref(tags: list[str], *, version: str, is_checkout: bool) -> str | None:
-    """The template version ``scaffold new`` uses when none is asked for.
-
-    1. ``v<version>``, the release matching this CLI, when the source has that tag;
-    2. else ``HEAD`` for the source checkout scaffold runs from (developers, demo);
-    3. else None: copier's choice, the highest PEP 440 tag.
-    """
+    """The template version ``scaffold new`` uses when none is asked for (the
+    order is README.md's "Template source and versions"; None: copier's choice)."""
     tag = f"v{version}"
     if tag in tags:
         return tag
@@ -73,12 +82,22 @@ def is_empty_dir(path: Path) -> bool:
     return not path.exists() or (path.is_dir() and not any(path.iterdir()))
 
 
-def check_destination(dest: Path, *, force: bool, keep: tuple[Path, ...] = ()) -> Path:
+def check_destination(
+    dest: Path,
+    *,
+    force: bool,
+    keep: tuple[Path, ...] = (),
+    git: Git | None = None,
+    confirm: Callable[[str], bool] | None = None,
+) -> Path:
     """Resolve ``dest``; refuse a file or (without ``force``) a non-empty dir.
 
-    ``--force`` replaces the directory, so it must not hold anything in ``keep``
-    (the working directory, the template source).
+    ``--force`` replaces the directory, so it must not be ``/`` or hold the home
+    directory, the working directory or anything in ``keep`` (the template
+    source). With ``git``, a work tree with uncommitted changes is replaced only
+    when ``confirm(question)`` (a prompt on a terminal) says yes.
     """
+    _check_name_lengths(dest)
     dest = dest.resolve()
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"destination {dest} exists and is not a directory")
@@ -86,13 +105,37 @@ def check_destination(dest: Path, *, force: bool, keep: tuple[Path, ...] = ()) -
         return dest
     if not force:
         raise DestinationExistsError(path=str(dest))
-    for path in (Path.cwd(), *keep):
+    if dest == Path(dest.anchor):
+        raise UsageError(f"destination {dest}: --force will not replace the root")
+    for path in (Path.home(), Path.cwd(), *keep):
         if path.resolve().is_relative_to(dest):
             raise UsageError(
                 f"destination {dest} contains {path.resolve()}; "
                 "--force will not replace it"
             )
+    if git is not None and (dest / ".git").exists() and git.is_dirty(dest):
+        question = (
+            f"{dest} is a git work tree with uncommitted changes; "
+            "--force deletes them. Replace it anyway?"
+        )
+        if confirm is None or not confirm(question):
+            raise UsageError(
+                f"destination {dest} is a git work tree with uncommitted changes; "
+                "--force will not replace it (commit or stash them, or confirm "
+                "on a terminal)"
+            )
     return dest
+
+
+def _check_name_lengths(dest: Path) -> None:
+    """Refuse a path the file system cannot hold (one line, exit 2)."""
+    for part in dest.parts:
+        if len(os.fsencode(part)) > 255:
+            raise UsageError(
+                f"destination: the name {part[:40]}… is longer than 255 bytes"
+            )
+    if len(os.fsencode(str(dest.absolute()))) > 4000:
+        raise UsageError("destination: the path is longer than 4000 bytes")
 
 
 def check_git_identity(git: Git, where: Path, author: str | None) -> None:
@@ -113,18 +156,28 @@ def check_git_identity(git: Git, where: Path, author: str | None) -> None:
 
 
 def next_steps(dest: Path, answers: dict[str, Any], *, git: bool) -> list[str]:
-    """What the user does after ``scaffold new``."""
+    """What the user does after ``scaffold new``, as lines of a shell script.
+
+    Every line is a command to paste or a ``#`` comment; a test runs them as
+    printed.
+    """
     owner, name = answers.get("owner", "OWNER"), answers.get("name", dest.name)
-    branch = answers.get("default_branch", DEFAULT_BRANCH)
-    steps = [f"cd {dest}"]
+    branch = str(answers.get("default_branch", DEFAULT_BRANCH))
+    repo = f"{owner}/{name}"
+    steps = [shlex.join(["cd", str(dest)])]
     if not git:
-        steps.append(f"git init -b {branch} && git add -A && git commit -m 'initial'")
+        steps += [
+            shlex.join(["git", "init", "-b", branch]),
+            "git add -A",
+            "git commit -m 'initial'",
+        ]
     steps += [
-        f"create the GitHub repo {owner}/{name} (empty), then: "
-        f"git remote add origin git@github.com:{owner}/{name}.git "
-        f"&& git push -u origin {branch}",
+        f"# create the empty GitHub repo {repo}, then push to it:",
+        shlex.join(["git", "remote", "add", "origin", f"git@github.com:{repo}.git"]),
+        shlex.join(["git", "push", "-u", "origin", branch]),
         "scaffold check .",
-        f"scaffold protect {owner}/{name}",
+        f"{shlex.join(['scaffold', 'protect', '.', '--repo', repo])}"
+        "  # GITHUB_TOKEN: a repo admin's token",
     ]
     return steps
 
@@ -150,16 +203,23 @@ def create_repo(
     force: bool = False,
     author: str | None = None,
     rules: AnswerRules | None = None,
+    probe: Git | None = None,
+    confirm: Callable[[str], bool] | None = None,
 ) -> GeneratedRepo:
     """Validate ``answers``, render ``kind`` into ``dest``, init git and commit.
 
     ``git=None`` skips ``git init`` and the first commit. Unanswered questions take
     their defaults; questions without one raise :class:`MissingAnswersError`.
     ``rules`` saves re-reading the questions when the caller already has them.
+    ``probe`` (default ``git``) looks at DEST before ``force`` replaces it and
+    ``confirm`` asks before a work tree with uncommitted changes goes (see
+    :func:`check_destination`).
     """
     local_urls = [source.url] if is_local(source.url) else []
     local_source = tuple(Path(url) for url in local_urls)
-    dest = check_destination(dest, force=force, keep=local_source)
+    dest = check_destination(
+        dest, force=force, keep=local_source, git=probe or git, confirm=confirm
+    )
     if git is not None:
         check_git_identity(git, dest.parent, author)
     rules = rules or AnswerRules(templates.questions(source))
@@ -191,3 +251,96 @@ def create_repo(
         next_steps=next_steps(dest, rendered.answers, git=git is not None),
         notes=[*rendered.notes, *map(local_source_note, local_urls)],
     )
+
+
+class NewRenderer(TemplateRenderer, FleetAppRenderer, Protocol):
+    """Renders repos and fleet apps (``adapters.templates.CopierTemplates``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewOptions:
+    """What ``scaffold new`` was asked to do, once parsing and the wizard are over.
+
+    ``answers`` are the given answers (without ``repo_kind``; unanswered questions
+    take their defaults); ``commit=False`` is ``--no-git``; ``infra`` is the fleet
+    the new app is registered in.
+    """
+
+    kind: RepoKind
+    dest: Path
+    answers: dict[str, Any]
+    source: TemplateSource
+    commit: bool = True
+    force: bool = False
+    author: str | None = None
+    infra: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewResult:
+    """Result of :func:`run_new`."""
+
+    repo: GeneratedRepo
+    registered: AddedApp | None = None
+
+
+def infra_answers(
+    infra: Path, kind: str, answers: dict[str, Any], options: NewOptions
+) -> dict[str, Any]:
+    """``answers`` of an app registered in the fleet ``infra`` (``new app --infra``):
+    ``infra_repo`` is the fleet's own (a different one is an error), and the app
+    repo needs its first commit, whose image every env of the fleet deploys."""
+    if kind != "app":
+        raise UsageError("--infra: only `scaffold new app` can register into a fleet")
+    if not options.commit:
+        raise UsageError(
+            "--infra: the fleet deploys the image of the app repo's first commit "
+            f"({IMAGE_TAG}, built by its first push); drop --no-git"
+        )
+    return app_answers_for(read_fleet(infra, field="--infra"), answers)
+
+
+def run_new(
+    options: NewOptions,
+    *,
+    templates: NewRenderer,
+    git: Git,
+    rules: AnswerRules | None = None,
+    confirm: Callable[[str], bool] | None = None,
+) -> NewResult:
+    """The ``scaffold new`` use case: generate a repo, register an app in a fleet.
+
+    With ``infra``, everything the registration checks (the fleet, the app name,
+    a clean fleet) is checked before anything is written.
+    """
+    rules = rules or AnswerRules(templates.questions(options.source))
+    commit_git = git if options.commit else None
+    answers = options.answers
+    if options.infra is not None:
+        answers = infra_answers(options.infra, options.kind.value, answers, options)
+        complete = rules.require(merge_kind(options.kind.value, answers))
+        preflight_new_app(options.infra, options.kind.value, complete, git=git)
+    repo = create_repo(
+        kind=options.kind,
+        dest=options.dest,
+        answers=answers,
+        source=options.source,
+        templates=templates,
+        git=commit_git,
+        force=options.force,
+        author=options.author,
+        rules=rules,
+        probe=git,
+        confirm=confirm,
+    )
+    registered = None
+    if options.infra is not None:
+        registered = register_app(
+            fleet_path=options.infra,
+            app_answers=repo.answers,
+            source=options.source,
+            templates=templates,
+            git=commit_git,
+            app_commit=repo.commit,
+        )
+    return NewResult(repo=repo, registered=registered)

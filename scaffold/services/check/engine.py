@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 import yaml
 
-from scaffold.rules import Severity, catalogue
 from scaffold.services.check import policies, workflows
 from scaffold.services.check.report import CheckReport, Finding, RootResult, RootStatus
 from scaffold.services.check.roots import (
@@ -25,6 +24,7 @@ from scaffold.services.check.roots import (
     discover,
     is_remote,
 )
+from scaffold.services.check.rules import RuleId, Severity, catalogue
 from scaffold.services.check.settings import CheckSettings
 from scaffold.services.check.sources import (
     Document,
@@ -139,9 +139,9 @@ class _Collector:
     ) -> None:
         if not self.enabled(rule):
             return
-        spec = self.rules[rule]
+        spec = self.rules[RuleId(rule)]  # an id not in the catalogue fails here
         severity = spec.severity
-        if self.settings.strict and rule == "schema-missing":
+        if self.settings.strict and rule == RuleId.SCHEMA_MISSING:
             severity = Severity.ERROR
         finding = Finding(
             rule=rule,
@@ -466,7 +466,9 @@ def _process(
             missing += 1
         for rule, path, message in policies.pod_checks(obj, scopes):
             override = (
-                _images_entry(target, obj, path) if rule.endswith("tag") else None
+                _images_entry(target, obj, path)
+                if rule == RuleId.DISALLOW_LATEST_TAG
+                else None
             )
             if override is not None:
                 out.add(rule, *override, f"{label}: {message}", root=target.rel)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from scaffold.rules import Severity
+from scaffold.services.check.rules import Severity
 
 #: Version of the JSON report layout (docs/check-output.schema.json).
 REPORT_VERSION = 1

@@ -91,6 +91,16 @@ def discover(
 ) -> tuple[list[KustomizationRoot], list[PlainRoot]]:
     """Kustomization roots (with references resolved) and plain manifest dirs."""
     sources = list(sources)
+    roots = _kustomization_roots(repo, sources)
+    _resolve_references(roots)
+    return sorted(roots.values(), key=lambda r: r.rel), _plain_roots(
+        repo, sources, set(roots)
+    )
+
+
+def _kustomization_roots(
+    repo: Path, sources: list[SourceFile]
+) -> dict[Path, KustomizationRoot]:
     roots: dict[Path, KustomizationRoot] = {}
     for source in sources:
         if not source.is_kustomization or source.path.parent in roots:
@@ -105,34 +115,59 @@ def discover(
             data=data,
             component=data.get("kind") == "Component",
         )
+    return roots
+
+
+def _resolve_references(roots: dict[Path, KustomizationRoot]) -> None:
+    """Children, remote reasons (propagated to includers) and ``referenced_by``."""
     for root in roots.values():
-        for _, entry in root.entries():
-            if is_remote(entry, root.dir):
-                root.remote.append(f"remote resource {entry}")
-                continue
-            target = (root.dir / entry).resolve()
-            if target in roots and target != root.dir:
-                root.children.append(target)
-        for name in HELM_FIELDS:
-            if root.data.get(name):
-                root.remote.append(f"{name} need helm and network access")
+        _read_entries(root, roots)
     # remote-ness propagates to every root that includes a remote root
     changed = True
     while changed:
         changed = False
         for root in roots.values():
-            for child in root.children:
-                reason = f"includes {roots[child].rel} which cannot be built offline"
-                if roots[child].remote and reason not in root.remote:
-                    root.remote.append(reason)
-                    changed = True
+            changed |= _inherit_remote(root, roots)
     for root in roots.values():
         if root.remote:
             continue
         for child in root.children:
             roots[child].referenced_by.append(root.rel)
 
-    in_tree: set[Path] = set(roots)
+
+def _read_entries(
+    root: KustomizationRoot, roots: dict[Path, KustomizationRoot]
+) -> None:
+    for _, entry in root.entries():
+        if is_remote(entry, root.dir):
+            root.remote.append(f"remote resource {entry}")
+            continue
+        target = (root.dir / entry).resolve()
+        if target in roots and target != root.dir:
+            root.children.append(target)
+    for name in HELM_FIELDS:
+        if root.data.get(name):
+            root.remote.append(f"{name} need helm and network access")
+
+
+def _inherit_remote(
+    root: KustomizationRoot, roots: dict[Path, KustomizationRoot]
+) -> bool:
+    """Add a reason for each remote child not yet named; True if any was added."""
+    changed = False
+    for child in root.children:
+        reason = f"includes {roots[child].rel} which cannot be built offline"
+        if roots[child].remote and reason not in root.remote:
+            root.remote.append(reason)
+            changed = True
+    return changed
+
+
+def _plain_roots(
+    repo: Path, sources: list[SourceFile], in_tree: set[Path]
+) -> list[PlainRoot]:
+    """Manifest directories outside every kustomization tree, each grouped under
+    its topmost ancestor that also holds manifests."""
     plain: dict[Path, list[SourceFile]] = {}
     for source in sources:
         if not source.is_manifest:
@@ -141,16 +176,14 @@ def discover(
         if _inside_any(directory, in_tree, repo):
             continue
         plain.setdefault(directory, []).append(source)
-    # group each directory under its topmost ancestor that also holds manifests
     grouped: dict[Path, list[SourceFile]] = {}
     for directory in sorted(plain, key=lambda p: len(p.parts)):
         top = next((d for d in grouped if directory.is_relative_to(d)), directory)
         grouped.setdefault(top, []).extend(plain[directory])
-    plain_roots = [
+    return [
         PlainRoot(dir=d, rel=_rel(repo, d), files=sorted(files, key=lambda s: s.rel))
         for d, files in sorted(grouped.items())
     ]
-    return sorted(roots.values(), key=lambda r: r.rel), plain_roots
 
 
 def _inside_any(directory: Path, roots: set[Path], repo: Path) -> bool:

@@ -11,7 +11,7 @@ import yaml
 
 from scaffold import layout
 from scaffold.errors import ConfigError, UsageError
-from scaffold.rules import catalogue
+from scaffold.services.check.rules import catalogue
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
 CONFIG_KEYS = ("skip", "schema_locations", "kubernetes_version", "strict", "exclude")
