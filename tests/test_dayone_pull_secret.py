@@ -96,9 +96,13 @@ def test_sops_fleet_gets_an_encrypted_pull_secret_per_env(
         assert built["Secret", "ghcr-pull"]["metadata"]["namespace"] == f"web-{env}"
         sa = built["ServiceAccount", "web"]
         assert sa["imagePullSecrets"] == [{"name": "ghcr-pull"}]
-        (ks,) = yaml.safe_load_all(
-            (fleet / f"clusters/{env}/apps/web.yaml").read_text()
-        )
+        (ks,) = [
+            d
+            for d in yaml.safe_load_all(
+                (fleet / f"clusters/{env}/apps/web.yaml").read_text()
+            )
+            if d["kind"] == "Kustomization"
+        ]
         assert ks["spec"]["decryption"]["provider"] == "sops"
 
 

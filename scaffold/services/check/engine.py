@@ -249,7 +249,7 @@ def check_repo(
             skipped = kroot.ksops_generators()
             for generator in skipped:
                 out.add(
-                    "kustomize-generator-skipped",
+                    RuleId.KUSTOMIZE_GENERATOR_SKIPPED,
                     kroot.file_rel,
                     _entry_line(kroot, "generators", generator),
                     f"KSOPS generator {generator} not run (CI holds no decryption "

@@ -25,6 +25,7 @@ class RuleId(StrEnum):
     KUSTOMIZE_BUILD = "kustomize-build"
     KUSTOMIZE_DEPRECATED = "kustomize-deprecated"
     KUSTOMIZE_REMOTE = "kustomize-remote"
+    KUSTOMIZE_GENERATOR_SKIPPED = "kustomize-generator-skipped"
     SCHEMA_INVALID = "schema-invalid"
     SCHEMA_MISSING = "schema-missing"
     DISALLOW_LATEST_TAG = "disallow-latest-tag"
