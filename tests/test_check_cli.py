@@ -151,11 +151,35 @@ def test_config_file_skip_and_strict(tmp_path: Path) -> None:
     assert invoke(str(repo2), "--no-strict")[0] == 0
 
 
-def test_config_file_schema_locations_are_relative_to_the_repo(
-    tmp_path: Path, shared_dir: Path
-) -> None:
-    repo = _copy_case("flux-kustomization-invalid", "bad", tmp_path / "repo")
-    shutil.copytree(shared_dir / "schemas" / "crds", repo / "schemas")
+WIDGET_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        "spec": {
+            "type": "object",
+            "properties": {"size": {"type": "integer"}},
+            "additionalProperties": False,
+        },
+    },
+    "additionalProperties": False,
+}
+
+
+def test_config_file_schema_locations_are_relative_to_the_repo(tmp_path: Path) -> None:
+    """A kind scaffold does not ship a schema for, validated through a schema
+    directory that .scaffold.yaml names relative to the repo."""
+    repo = tmp_path / "repo"
+    (repo / "widgets").mkdir(parents=True)
+    (repo / "widgets" / "w.yaml").write_text(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"
+        "spec:\n  size: big\n"
+    )
+    (repo / "schemas" / "example.com").mkdir(parents=True)
+    (repo / "schemas" / "example.com" / "widget_v1.json").write_text(
+        json.dumps(WIDGET_SCHEMA)
+    )
     assert invoke(str(repo))[0] == 0  # no schema: info only
     (repo / ".scaffold.yaml").write_text(
         "check:\n  schema_locations: [schemas]\n  kubernetes_version: '1.35'\n"

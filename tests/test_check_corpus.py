@@ -4,7 +4,6 @@ place, and its clean twin passes."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -26,25 +25,20 @@ def _expect(case: str) -> dict[str, Any]:
     return data
 
 
-def _run(case: str, variant: str, request: pytest.FixtureRequest) -> Any:
+def _run(case: str, variant: str) -> Any:
     expect = _expect(case)
-    locations: tuple[Path, ...] = ()
-    if expect.get("shared_schemas"):
-        shared: Path = request.getfixturevalue("shared_dir")
-        locations = (shared / "schemas" / "crds",)
     if expect.get("actionlint") and LOCATOR.which("actionlint") is None:
         pytest.skip("actionlint is not installed")
     return run_check(
         CORPUS / case / variant,
-        schema_locations=locations,
         strict=expect.get("strict"),
     )
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_repo_is_caught(case: str, request: pytest.FixtureRequest) -> None:
+def test_bad_repo_is_caught(case: str) -> None:
     expect = _expect(case)
-    report = _run(case, "bad", request)
+    report = _run(case, "bad")
     hits = [
         f
         for f in report.findings
@@ -63,8 +57,8 @@ def test_bad_repo_is_caught(case: str, request: pytest.FixtureRequest) -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_clean_twin_passes(case: str, request: pytest.FixtureRequest) -> None:
-    report = _run(case, "good", request)
+def test_clean_twin_passes(case: str) -> None:
+    report = _run(case, "good")
     assert report.findings == (), report.findings
     assert report.exit_code == 0
     assert not report.roots_with(RootStatus.FAILED)

@@ -10,6 +10,7 @@ import yaml
 
 from scaffold.adapters.kustomize import Kustomize, PathLocator
 from scaffold.adapters.schemas import (
+    SHIPPED_CRD_SCHEMAS,
     SchemaRegistry,
     openapi_to_jsonschema,
     resolve_kubernetes_version,
@@ -408,21 +409,21 @@ def test_the_fleet_repo_itself_may_follow_a_branch_in_prod() -> None:
     assert len(list(policies.source_checks(app, path))) == 1  # not known as the fleet
 
 
-def test_every_shared_crd_schema_loads(shared_dir: Path) -> None:
-    crds = shared_dir / "schemas" / "crds"
-    registry = SchemaRegistry(kubernetes_version="1.33", locations=[crds])
-    files = sorted(crds.glob("*/*.json"))
+def test_every_shipped_crd_schema_loads() -> None:
+    """No --schema-location: the schemas shipped with scaffold are found and compile."""
+    registry = SchemaRegistry(kubernetes_version="1.33")
+    files = sorted(SHIPPED_CRD_SCHEMAS.glob("*/*.json"))
     assert files
     for file in files:
         kind, _, version = file.stem.rpartition("_")
         # kubeconform layout: the kind is lowercased, lookups are case-insensitive
         hit = registry.lookup(f"{file.parent.name}/{version}", kind)
         assert hit is not None, file
+        assert hit.source.endswith("(shipped with scaffold)"), hit.source
 
 
-def test_go_regex_patterns_are_adapted(shared_dir: Path) -> None:
-    crds = shared_dir / "schemas" / "crds"
-    registry = SchemaRegistry(kubernetes_version="1.33", locations=[crds])
+def test_go_regex_patterns_are_adapted() -> None:
+    registry = SchemaRegistry(kubernetes_version="1.33")
     hit = registry.lookup("monitoring.coreos.com/v1", "PrometheusRule")
     assert hit is not None
     rule = {

@@ -2,7 +2,7 @@
 
 Every kustomization root is built with kubectl kustomize (as Flux builds), core
 objects are validated strictly against the Kubernetes schemas, custom resources
-against ../shared/schemas/crds, and the generated Kyverno policies are evaluated
+against the CRD schemas scaffold ships, and the generated Kyverno policies are evaluated
 against the generated workloads.
 """
 
@@ -21,10 +21,10 @@ import yaml
 from scaffold.adapters.git import Git
 from scaffold.adapters.sops import Sops
 from scaffold.adapters.templates import CopierTemplates
-from scaffold.layout import ENVIRONMENTS, REQUIRED_CHECKS
+from scaffold.layout import DEFAULT_ENVIRONMENTS, REQUIRED_CHECKS
 from scaffold.models import TemplateSource
 from scaffold.services.fleet import add_app, write_example_secret
-from tests.helpers import CRD_SCHEMAS, TEMPLATE_TAG, VENV_BIN, commit_all, git, render
+from tests.helpers import TEMPLATE_TAG, VENV_BIN, git, render
 from tests.infra_helpers import (
     REMOTE_ROOTS,
     SOPS,
@@ -197,11 +197,11 @@ def test_every_kustomization_root_builds_without_warnings(fleet: Fleet) -> None:
         assert build.stderr.strip() == "", f"{build.root}: {build.stderr}"
         assert build.objects, f"{build.root} renders nothing"
     expected = {
-        f"apps/{a['name']}/overlays/{env}" for a in APPS for env in ENVIRONMENTS
+        f"apps/{a['name']}/overlays/{env}" for a in APPS for env in DEFAULT_ENVIRONMENTS
     }
-    expected |= {f"infrastructure/configs/{env}" for env in ENVIRONMENTS}
+    expected |= {f"infrastructure/configs/{env}" for env in DEFAULT_ENVIRONMENTS}
     if fleet.engine == "flux":
-        expected |= {f"clusters/{env}/flux-system" for env in ENVIRONMENTS}
+        expected |= {f"clusters/{env}/flux-system" for env in DEFAULT_ENVIRONMENTS}
         expected.add("infrastructure/controllers")
     assert expected <= set(fleet.builds)
 
@@ -272,9 +272,7 @@ def test_core_objects_validate_strictly(fleet: Fleet) -> None:
     assert checked > 20
 
 
-def test_custom_resources_validate_against_crd_schemas(
-    fleet: Fleet, shared_dir: Path
-) -> None:
+def test_custom_resources_validate_against_crd_schemas(fleet: Fleet) -> None:
     kinds = set()
     for origin, obj in fleet.objects():
         if is_core(obj):
@@ -298,7 +296,6 @@ def test_custom_resources_validate_against_crd_schemas(
     else:
         expected |= {"Application", "ApplicationSet", "AppProject", "ServiceMonitor"}
     assert expected <= kinds
-    assert CRD_SCHEMAS.is_dir()
 
 
 def test_no_plaintext_secret_anywhere(fleet: Fleet) -> None:
@@ -324,7 +321,7 @@ def _policies(fleet: Fleet, env: str) -> list[dict[str, Any]]:
 
 
 def test_policies_are_the_five_with_per_rule_failure_action(fleet: Fleet) -> None:
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         policies = _policies(fleet, env)
         assert {p["metadata"]["name"] for p in policies} == {
             "disallow-latest-tag",
@@ -348,13 +345,13 @@ def test_policies_are_the_five_with_per_rule_failure_action(fleet: Fleet) -> Non
 
 def test_generated_apps_pass_their_own_policies(fleet: Fleet) -> None:
     workloads = 0
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         policies = _policies(fleet, env)
         for app in APPS:
             for obj in fleet.builds[f"apps/{app['name']}/overlays/{env}"].objects:
                 assert evaluate(policies, obj) == [], (env, obj["kind"])
                 workloads += obj["kind"] == "Deployment"
-    assert workloads == len(APPS) * len(ENVIRONMENTS)
+    assert workloads == len(APPS) * len(DEFAULT_ENVIRONMENTS)
 
 
 def test_policy_evaluator_catches_violations(fleet: Fleet) -> None:
@@ -403,7 +400,7 @@ def _deployment(fleet: Fleet, app: str, env: str) -> dict[str, Any]:
 def test_app_overlays_are_hardened_and_env_specific(fleet: Fleet) -> None:
     for app in APPS:
         name = app["name"]
-        for env in ENVIRONMENTS:
+        for env in DEFAULT_ENVIRONMENTS:
             objs = fleet.builds[f"apps/{name}/overlays/{env}"].objects
             kinds = {o["kind"] for o in objs}
             # Flux apps get their namespace from the platform (tenant isolation)
@@ -476,7 +473,7 @@ def test_each_app_has_its_own_answers_file(fleet: Fleet) -> None:
 
 @only(engine="flux")
 def test_flux_layout(fleet: Fleet) -> None:
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         cluster = fleet.path / "clusters" / env
         # no kustomization.yaml at the cluster root: Flux generates one, so files
         # dropped into clusters/<env>/apps/ are registered without editing a list
@@ -561,7 +558,7 @@ def test_argocd_layout(fleet: Fleet) -> None:
     }
     assert boot["argo-cd"]["spec"]["source"]["path"] == "bootstrap/argo-cd"
     assert "finalizers" not in boot["argo-cd"]["metadata"]
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         (root,) = load_yaml_objects(fleet.path / f"bootstrap/root-{env}.yaml")
         assert root["spec"]["source"]["directory"]["include"] == (
             f"{{bootstrap/argo-cd.yaml,bootstrap/root-{env}.yaml,"
@@ -626,7 +623,8 @@ def test_sops_example_decrypts_with_the_age_key(fleet: Fleet, tmp_path: Path) ->
     assert rule["age"].startswith("age1")
     if fleet.engine == "flux":
         files = [
-            fleet.path / f"secrets/{env}/example.sops.yaml" for env in ENVIRONMENTS
+            fleet.path / f"secrets/{env}/example.sops.yaml"
+            for env in DEFAULT_ENVIRONMENTS
         ]
     else:
         # Argo CD: encrypt with the fleet's .sops.yaml as a user would for KSOPS
@@ -753,7 +751,7 @@ def test_readme_and_codeowners(fleet: Fleet) -> None:
     assert "* " in owners and "@acme/platform" in owners
 
 
-def test_validators_are_strict(shared_dir: Path) -> None:
+def test_validators_are_strict() -> None:
     """The schema checks above would catch typos and deprecated API versions."""
     dep = {
         "apiVersion": "apps/v1",
@@ -845,13 +843,13 @@ def test_controllers_match_the_secrets_choice(fleet: Fleet) -> None:
 
 @only(engine="flux")
 def test_cluster_dirs_build_as_flux_generates_them(
-    fleet: Fleet, tmp_path: Path, shared_dir: Path
+    fleet: Fleet, tmp_path: Path
 ) -> None:
     """clusters/<env> (and secrets/<env>) have no kustomization.yaml: Flux generates
     one from every manifest below. Built that way, each cluster has its sync objects,
     the infrastructure chain and one Kustomization per app, with nothing listed by
     hand."""
-    for env in ENVIRONMENTS:
+    for env in DEFAULT_ENVIRONMENTS:
         build = flux_generated_build(fleet.path, f"clusters/{env}", tmp_path / env)
         assert build.stderr.strip() == ""
         names = {(o["kind"], o["metadata"]["name"]) for o in build.objects}
@@ -920,82 +918,26 @@ def test_lint_job_build_step_runs(fleet: Fleet) -> None:
 
 # --- the scaffold-check job, run for real -------------------------------------------
 
-CATALOG_URL = "https://github.com/datreeio/CRDs-catalog"
 
-
-@pytest.fixture(scope="session")
-def crds_catalog_mirror(
-    shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, str]:
-    """A local git repo in the CRDs-catalog layout (../shared/schemas/crds) that
-    serves shallow, blob-less fetches by commit SHA like GitHub does."""
-    import shutil
-
-    repo = tmp_path_factory.mktemp("catalog") / "CRDs-catalog"
-    shutil.copytree(shared_dir / "schemas" / "crds", repo)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "uploadpack.allowFilter", "true")
-    git(repo, "config", "uploadpack.allowAnySHA1InWant", "true")
-    return repo, commit_all(repo, "catalog")
-
-
-def test_scaffold_check_job_passes_strict_with_the_pinned_catalog(
-    fleet: Fleet, crds_catalog_mirror: tuple[Path, str], tmp_path: Path
-) -> None:
-    """The generated `scaffold-check` job's two steps, run for real: the pinned,
-    sparse CRDs-catalog fetch (from a local mirror standing in for GitHub) and
-    `scaffold check --strict` with those schemas, on a fleet with apps."""
-    mirror, mirror_sha = crds_catalog_mirror
+def test_scaffold_check_job_passes_strict_with_no_catalog(fleet: Fleet) -> None:
+    """The generated `scaffold-check` job's check step, run for real on a fleet with
+    apps with the checkout's scaffold standing in for the installed release: one
+    `scaffold check --strict`, no schema catalog fetched, because scaffold ships the
+    schemas of every custom resource its templates generate."""
     wf = yaml.safe_load((fleet.path / ".github/workflows/validate.yaml").read_text())
-    steps = {
-        s.get("name", "").split(" (")[0]: s
-        for s in wf["jobs"]["scaffold-check"]["steps"]
-    }
-    fetch, check = steps["Fetch CRD schemas"], steps["scaffold check"]
-    # the template pins a real catalog commit; the mirror has its own
-    assert re.fullmatch(r"[0-9a-f]{40}", fetch["env"]["CRDS_CATALOG_SHA"])
-    assert CATALOG_URL in fetch["run"]
-    github_env = tmp_path / "github_env"
-    github_env.touch()
-    env = {
-        **os.environ,
-        **fetch["env"],
-        "CRDS_CATALOG_SHA": mirror_sha,
-        "RUNNER_TEMP": str(tmp_path),
-        "GITHUB_ENV": str(github_env),
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"url.{mirror.as_uri()}.insteadOf",
-        "GIT_CONFIG_VALUE_0": CATALOG_URL,
-    }
-    proc = subprocess.run(
-        ["bash", "-e", "-c", fetch["run"]],
-        cwd=fleet.path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (line,) = github_env.read_text().splitlines()
-    key, crds = line.split("=", 1)
-    assert key == "CRD_SCHEMAS" and crds == str(tmp_path / "crds")
-    fetched = {p.name for p in Path(crds).iterdir() if p.is_dir() and p.name != ".git"}
-    assert fetched == set(fetch["env"]["CRD_GROUPS"].split())  # sparse checkout
-
-    # the step before installs the release that generated the fleet (its own test:
-    # tests/test_dayone_ci_install.py); here the checkout's scaffold stands in
-    assert check["run"].startswith("scaffold check . ")
-    assert "--strict" in check["run"].split()
-    tail = ["--schema-location", '"$CRD_SCHEMAS"']
+    steps = wf["jobs"]["scaffold-check"]["steps"]
+    assert not any("CRDs-catalog" in s.get("run", "") for s in steps)
+    (check,) = [s for s in steps if s.get("name") == "scaffold check"]
+    assert "schema-location" not in check["run"]
+    script = check["run"]  # installed by the step before: test_dayone_ci_install.py
+    assert script.startswith("scaffold check . --strict")
     if fleet.engine == "argocd":
-        tail = ["--skip", "kustomize-remote"]
-    assert check["run"].split()[-2:] == tail
-    script = check["run"]
+        assert script.split()[-2:] == ["--skip", "kustomize-remote"]
     path = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
     proc = subprocess.run(
         ["bash", "-e", "-c", script],
         cwd=fleet.path,
-        env={**os.environ, "PATH": path, "CRD_SCHEMAS": crds},
+        env={**os.environ, "PATH": path},
         capture_output=True,
         text=True,
         check=False,

@@ -155,7 +155,12 @@ class CopierTemplates:
         )
 
     def update(
-        self, project: Path, *, ref: str | None, answers_file: str | None = None
+        self,
+        project: Path,
+        *,
+        ref: str | None,
+        answers_file: str | None = None,
+        data: dict[str, Any] | None = None,
     ) -> list[str]:
         """``copier update`` of ``project`` to ``ref``, non-interactively.
 
@@ -163,7 +168,7 @@ class CopierTemplates:
         ``apps/<name>/.copier-answers.yml`` for an app inside a fleet. Conflicts
         are written inline (``<<<<<<< before updating`` markers and
         unmerged index entries); copier succeeds anyway, the caller detects them.
-        Returns copier's warnings.
+        Returns copier's warnings. ``data`` changes answers (``--set``).
         """
         import copier  # lazy: keeps CLI start-up fast
 
@@ -178,6 +183,7 @@ class CopierTemplates:
                 quiet=True,
                 unsafe=False,
                 answers_file=answers_file,
+                data=data or {},
             )
         return notes
 

@@ -45,6 +45,15 @@ def update(
         bool,
         typer.Option("--no-apps", help="Fleets: update only the fleet's own files."),
     ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Change an answer (repeatable), e.g. "
+            "'environments=[dev, qa, staging, prod]'; a fleet's apps follow it.",
+        ),
+    ] = None,
 ) -> None:
     """Update a generated repo (a fleet: also its apps) to a newer template
     version, on the branch scaffold/update-<ref>; conflicts exit 3.
@@ -54,6 +63,7 @@ def update(
     with handle_errors():
         from scaffold.adapters.git import Git
         from scaffold.adapters.templates import CopierTemplates
+        from scaffold.cli.inputs import parse_set
         from scaffold.services.update import update_instances
 
         git = Git()
@@ -65,6 +75,7 @@ def update(
             dry_run=dry_run,
             apps=apps or None,
             include_apps=not no_apps,
+            changes={k: str(v) for k, v in parse_set(set_ or []).items()} or None,
         )
         for result in report.results:
             for note in result.notes:

@@ -153,7 +153,7 @@ def ask(
             return exc.rule
         return rules.problem(question, value, answers)
 
-    shown = "" if default is MISSING else str(default)
+    shown = "" if default is MISSING else _as_text(default)
     while True:  # the prompter validates; re-ask if it did not
         text = prompter.text(message, shown, validate)
         if validate(text) is None:
@@ -161,10 +161,21 @@ def ask(
         shown = text
 
 
+def _as_text(value: Any) -> str:
+    """A default as the user would type it: YAML flow style for lists and maps."""
+    if isinstance(value, (list, dict)):
+        import yaml
+
+        return str(yaml.safe_dump(value, default_flow_style=True)).strip()
+    return str(value)
+
+
 def summary(answers: Mapping[str, Any], dest: Path) -> str:
     """The answers as an aligned block, for the confirmation step."""
     width = max([len("destination"), *(len(k) for k in answers)])
-    lines = [f"  {key.ljust(width)}  {value}" for key, value in answers.items()]
+    lines = [
+        f"  {key.ljust(width)}  {_as_text(value)}" for key, value in answers.items()
+    ]
     return "\n".join(
         ["", "Summary:", *lines, f"  {'destination'.ljust(width)}  {dest}"]
     )

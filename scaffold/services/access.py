@@ -6,7 +6,8 @@ Who owns an app is an answer of the app's own Copier instance
 per app lives in files of that instance, except two lists GitHub and Argo CD each
 want in one place:
 
-- ``.github/CODEOWNERS``: ``/apps/<name>/`` -> the team; the prod overlay -> the team
+- ``.github/CODEOWNERS``: ``/apps/<name>/`` -> the team; the overlay of production
+  (the fleet's last environment) -> the team
   and the platform team (GitHub reads only one CODEOWNERS file);
 - ``projects/<env>.yaml`` (Argo CD fleets): one AppProject role per app, bound to the
   team group, allowed to get and sync only that app's Application.
@@ -23,6 +24,7 @@ up to date.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,7 @@ from scaffold.layout import (
     APP_ROLES_MARKERS,
     ARGOCD_PROJECT,
     CODEOWNERS_FILE,
-    ENVIRONMENTS,
+    DEFAULT_ENVIRONMENTS,
     FLEET_APPS_DIR,
 )
 
@@ -61,13 +63,16 @@ def app_owners(path: Path, apps: list[str]) -> list[AppAccess]:
     return result
 
 
-def codeowners_lines(apps: list[AppAccess], platform: str) -> list[str]:
-    """CODEOWNERS rules of the apps (platform = the fleet's ``codeowners``)."""
+def codeowners_lines(
+    apps: list[AppAccess], platform: str, production: str = DEFAULT_ENVIRONMENTS[-1]
+) -> list[str]:
+    """CODEOWNERS rules of the apps (platform = the fleet's ``codeowners``;
+    ``production`` = the fleet's last environment)."""
     rules = []
     for app in apps:
         co_owners = " ".join(dict.fromkeys((app.team, platform)))
         rules.append((f"/apps/{app.name}/", app.team))
-        rules.append((f"/apps/{app.name}/overlays/prod/", co_owners))
+        rules.append((f"/apps/{app.name}/overlays/{production}/", co_owners))
     width = max([23, *(len(pattern) for pattern, _ in rules)])
     return [f"{pattern:<{width}} {owners}" for pattern, owners in rules]
 
@@ -135,17 +140,23 @@ def _yaml_lines(items: list[dict[str, object]]) -> list[str]:
 
 
 def sync_access(
-    path: Path, *, engine: str, platform: str, apps: list[str]
+    path: Path,
+    *,
+    engine: str,
+    platform: str,
+    apps: list[str],
+    environments: Sequence[str] = DEFAULT_ENVIRONMENTS,
 ) -> list[str]:
     """Rewrite the access blocks of the fleet at ``path`` from ``apps`` (the
-    registered app names; ``platform`` is the fleet's ``codeowners``). Returns the
-    changed files, relative to the fleet."""
+    registered app names; ``platform`` is the fleet's ``codeowners``;
+    ``environments`` the fleet's, in promotion order). Returns the changed files,
+    relative to the fleet."""
     owners = app_owners(path, apps)
     changed = []
     codeowners = path / CODEOWNERS_FILE
     if codeowners.is_file():
         text = codeowners.read_text(encoding="utf-8")
-        lines = codeowners_lines(owners, platform)
+        lines = codeowners_lines(owners, platform, environments[-1])
         new = replace_block(text, APP_OWNERS_MARKERS, lines)
         if new is None and lines:  # a fleet from before the markers: append
             block = [APP_OWNERS_MARKERS[0], *lines, APP_OWNERS_MARKERS[1]]
@@ -155,7 +166,7 @@ def sync_access(
             codeowners.write_text(new, encoding="utf-8")
             changed.append(CODEOWNERS_FILE)
     if engine == "argocd":
-        for env in ENVIRONMENTS:
+        for env in environments:
             rel = ARGOCD_PROJECT.format(env=env)
             project = path / rel
             if not project.is_file():

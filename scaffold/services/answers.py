@@ -138,6 +138,30 @@ def cast_to_bool(value: Any) -> bool:
     return bool(value)
 
 
+def _parse_yaml(key: str, raw: Any) -> Any:
+    """A ``type: yaml`` answer: text (``--set``, the wizard) is parsed as YAML;
+    values from an answers file arrive parsed already."""
+    if not isinstance(raw, str):
+        return raw
+    import yaml
+
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise InvalidAnswerError(
+            key=key, rule="must be YAML, e.g. [dev, staging, prod]"
+        ) from None
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in an answer (the value itself, or the items of a YAML list)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
 _TRUE: Final = frozenset({"y", "yes", "t", "true", "on", "1"})
 _FALSE: Final = frozenset({"n", "no", "f", "false", "off", "0"})
 
@@ -228,6 +252,8 @@ class AnswerRules:
     def parse(self, question: Question, raw: Any) -> Any:
         """Convert a raw answer (text from ``--set`` or the wizard) to its type."""
         key, kind = question.key, question.type
+        if kind == "yaml":
+            return _parse_yaml(key, raw)
         if isinstance(raw, (dict, list)) or raw is None:
             raise InvalidAnswerError(key=key, rule=f"must be a single {kind} value")
         if kind == "int":
@@ -263,8 +289,9 @@ class AnswerRules:
             allowed = list(question.choices.values())
             if value not in allowed:
                 return "must be one of: " + ", ".join(str(v) for v in allowed)
-        if safety and isinstance(value, str) and (rule := safety_rule(value)):
-            return rule
+        for text in _strings(value) if safety else []:
+            if rule := safety_rule(text):
+                return rule
         if question.validator:
             try:
                 message = str(

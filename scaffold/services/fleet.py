@@ -33,7 +33,7 @@ from scaffold.layout import (
     ARGOCD_OIDC_SECRET_FILE,
     ARGOCD_OIDC_SECRET_KEY,
     DEFAULT_BRANCH,
-    ENVIRONMENTS,
+    DEFAULT_ENVIRONMENTS,
     FLEET_APP_KIND,
     FLEET_APP_OVERLAY,
     FLEET_APPS_DIR,
@@ -48,7 +48,7 @@ from scaffold.services.answers import safety_rule
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # answers the app inherits from the fleet; the caller may not override them
-_INHERITED = ("gitops_engine", "secrets")
+INHERITED = ("gitops_engine", "secrets", "environments")
 
 
 class FleetAppRenderer(Protocol):
@@ -83,6 +83,11 @@ class Fleet:
     secrets: str
     default_branch: str
     answers: dict[str, Any]
+
+    @property
+    def environments(self) -> tuple[str, ...]:
+        """The fleet's environments in promotion order (the last is production)."""
+        return environments_of(self.answers)
 
     def app_dir(self, app: str) -> Path:
         return self.path / FLEET_APPS_DIR / app
@@ -198,6 +203,7 @@ def sync_fleet_access(fleet: Fleet) -> list[str]:
         engine=fleet.engine,
         platform=str(fleet.answers.get("codeowners") or ""),
         apps=fleet.apps(),
+        environments=fleet.environments,
     )
 
 
@@ -285,27 +291,39 @@ def fleet_answers_from_app(
     return result
 
 
+def environments_of(fleet_answers: dict[str, Any]) -> tuple[str, ...]:
+    """A fleet's environments from its answers; the default for fleets generated
+    before ``environments`` was an answer."""
+    listed = fleet_answers.get("environments")
+    if isinstance(listed, list) and listed:
+        return tuple(str(env) for env in listed)
+    return DEFAULT_ENVIRONMENTS
+
+
 def fleet_app_data(
     fleet_answers: dict[str, Any], answers: dict[str, Any]
 ) -> dict[str, Any]:
     """The fleet-app template's answers: ``answers`` plus what the fleet fixes.
 
-    Owner, default branch and CODEOWNERS default to the fleet's; the GitOps engine
-    and secrets mode are the fleet's (a different value is an error).
+    Owner, default branch and CODEOWNERS default to the fleet's; the GitOps engine,
+    secrets mode and environments are the fleet's (a different value is an error).
     """
-    for key in _INHERITED:
-        if key in answers and answers[key] != fleet_answers.get(key):
+    inherited: dict[str, Any] = {
+        "gitops_engine": fleet_answers.get("gitops_engine"),
+        "secrets": fleet_answers.get("secrets"),
+        "environments": list(environments_of(fleet_answers)),
+    }
+    for key in INHERITED:
+        if key in answers and answers[key] != inherited[key]:
             raise InvalidAnswerError(
-                key=key,
-                rule=f"is {fleet_answers.get(key)!r} for every app of this fleet",
+                key=key, rule=f"is {inherited[key]!r} for every app of this fleet"
             )
     data: dict[str, Any] = {
         "owner": str(fleet_answers.get("owner", "")),
         "default_branch": str(fleet_answers.get("default_branch", DEFAULT_BRANCH)),
-        **{k: v for k, v in answers.items() if k not in _INHERITED},
+        **{k: v for k, v in answers.items() if k not in INHERITED},
         "repo_kind": FLEET_APP_KIND,
-        "gitops_engine": fleet_answers.get("gitops_engine"),
-        "secrets": fleet_answers.get("secrets"),
+        **inherited,
     }
     if "codeowners" in fleet_answers and "codeowners" not in answers:
         data["codeowners"] = fleet_answers["codeowners"]
@@ -426,7 +444,10 @@ def add_app(
     fleet = read_fleet(fleet_path)
     name = check_app_name(fleet, answers.get("name"))
     data = fleet_app_data(fleet.answers, answers)
-    _check_known(data, templates.questions(source))
+    questions = templates.questions(source)
+    if "environments" not in {q.key for q in questions}:
+        data.pop("environments")  # a template version from before the answer
+    _check_known(data, questions)
     use_git = git is not None and git.is_repo_root(fleet.path)
     if use_git and git is not None:
         git.require_clean(fleet.path)
@@ -515,7 +536,7 @@ def write_example_secret(
             "overlay (see the fleet README); there is no secrets/<env> directory"
         )
     written: list[str] = []
-    for env in ENVIRONMENTS:
+    for env in fleet.environments:
         rel = f"secrets/{env}/{EXAMPLE_SECRET_NAME}.sops.yaml"
         target = fleet.path / rel
         if target.exists() and not force:

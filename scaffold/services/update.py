@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,15 +16,21 @@ from typing import Any, Protocol
 from scaffold.adapters.git import Git
 from scaffold.adapters.templates import Rendered, read_answers
 from scaffold.config import check_ref, template_url
-from scaffold.errors import UsageError
+from scaffold.errors import InvalidAnswerError, UsageError
 from scaffold.layout import (
     ANSWERS_FILE,
     FLEET_APP_KIND,
     FLEET_APPS_DIR,
     UPDATE_BRANCH_PREFIX,
 )
-from scaffold.models import TemplateSource
-from scaffold.services.fleet import answers_file_for, read_fleet, sync_fleet_access
+from scaffold.models import Question, TemplateSource
+from scaffold.services.answers import AnswerRules
+from scaffold.services.fleet import (
+    INHERITED,
+    answers_file_for,
+    read_fleet,
+    sync_fleet_access,
+)
 from scaffold.services.update_guard import Marker, UpdateGuard, guard
 
 CONFLICT_MARKER = "<<<<<<< before updating"
@@ -45,8 +52,15 @@ class TemplateUpdater(Protocol):
     ) -> Rendered: ...
 
     def update(
-        self, project: Path, *, ref: str | None, answers_file: str | None = None
+        self,
+        project: Path,
+        *,
+        ref: str | None,
+        answers_file: str | None = None,
+        data: dict[str, Any] | None = None,
     ) -> list[str]: ...
+
+    def questions(self, source: TemplateSource) -> list[Question]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,6 +130,12 @@ class Instance:
     label: str  # "" for the repo itself, "apps/<name>" for an app of a fleet
     answers_file: str  # relative to the repo root
     answers: dict[str, Any]
+    changes: dict[str, Any] = field(default_factory=dict)  # answers to change
+
+    @property
+    def changing(self) -> bool:
+        """True when an answer changes (an update even at the same version)."""
+        return any(self.answers.get(k) != v for k, v in self.changes.items())
 
     @property
     def src(self) -> str:
@@ -219,8 +239,14 @@ def update_instances(
     apps: list[str] | None = None,
     include_apps: bool = True,
     commit_conflicts: bool = False,
+    changes: dict[str, str] | None = None,
 ) -> UpdateReport:
     """Update every Copier instance of the repo at ``path`` on one branch.
+
+    ``changes`` (``--set KEY=VALUE``) changes answers of the repo's own instance,
+    checked like ``scaffold new`` checks them; a fleet's apps follow the answers
+    they inherit from the fleet (``environments``). An answer change updates even
+    when the version stays the same (e.g. adding an environment).
 
     ``commit_conflicts`` (``scaffold rollout --on-conflict draft``): an instance
     with conflicts is committed with its markers (subject suffixed
@@ -249,6 +275,7 @@ def update_instances(
             include_apps=include_apps,
             run_guard=run_guard,
             commit_conflicts=commit_conflicts,
+            changes=changes,
         )
 
 
@@ -263,6 +290,7 @@ def _update_instances(
     include_apps: bool,
     run_guard: UpdateGuard,
     commit_conflicts: bool,
+    changes: dict[str, str] | None,
 ) -> UpdateReport:
     """:func:`update_instances` with the repo's update lock held."""
     answers = read_answers(path / ANSWERS_FILE)
@@ -291,10 +319,14 @@ def _update_instances(
         return found
 
     targets = [target_of(inst) for inst in instances]
+    if changes:
+        instances = _with_changes(
+            instances, answers, changes, target_of, templates, own=not apps
+        )
     pending = [
         (inst, target)
         for inst, target in zip(instances, targets, strict=True)
-        if target != inst.version
+        if target != inst.version or inst.changing
     ]
     branch = branch_for(pending[0][1] if pending else targets[0])
     if not pending:
@@ -329,6 +361,43 @@ def _update_instances(
             run_guard=run_guard,
             commit_conflicts=commit_conflicts,
         )
+
+
+def _with_changes(
+    instances: list[Instance],
+    answers: dict[str, Any],
+    changes: dict[str, str],
+    target_of: Callable[[Instance], str],
+    templates: TemplateUpdater,
+    *,
+    own: bool,
+) -> list[Instance]:
+    """``instances`` with the checked answer changes each one takes: the repo's
+    own instance all of them, a fleet's apps those they inherit from the fleet."""
+    root = _checked(Instance(label="", answers_file=ANSWERS_FILE, answers=answers))
+    source = TemplateSource(url=root.src, ref=target_of(root))
+    rules = AnswerRules(templates.questions(source))
+    context = dict(root.data)
+    typed: dict[str, Any] = {}
+    for key, raw in changes.items():
+        question = rules.by_key.get(key)
+        if (
+            question is None
+            or key == "repo_kind"
+            or rules.is_hidden(question)
+            or not rules.is_asked(question, context)
+        ):
+            kind = answers.get("repo_kind")
+            raise InvalidAnswerError(
+                key=key, rule=f"no such answer for this {kind} repo"
+            )
+        typed[key] = rules.check(question, raw, context)
+    if not own and not set(typed) <= set(INHERITED):
+        raise UsageError("--set: with --app only answers the apps inherit may change")
+    inherited = {k: v for k, v in typed.items() if k in INHERITED}
+    return [
+        replace(inst, changes=inherited if inst.label else typed) for inst in instances
+    ]
 
 
 def _checked(inst: Instance) -> Instance:
@@ -385,7 +454,7 @@ def _run(
     try:
         for index, (inst, target) in enumerate(plan):
             base = _result(path, inst, target, dry_run)
-            if target == inst.version:
+            if target == inst.version and not inst.changing:
                 results.append(base)
                 continue
             result = _update_one(
@@ -448,11 +517,17 @@ def _update_one(
         old=inst.version,
         new=base.to_version,
         answers=inst.data,
+        new_answers={**inst.data, **inst.changes},
         templates=templates,
         scratch=scratch,
         answers_file=inst.answers_file,
     )
-    notes = templates.update(work, ref=base.to_version, answers_file=inst.answers_file)
+    notes = templates.update(
+        work,
+        ref=base.to_version,
+        answers_file=inst.answers_file,
+        data=dict(inst.changes) or None,
+    )
     conflicts = [*_restore_orphans(work, orphans), *find_conflicts(work, git)]
     if not conflicts and inst.answers.get("repo_kind") in ("infra", FLEET_APP_KIND):
         # an app's team may be new or changed: its CODEOWNERS lines and Argo CD
@@ -502,6 +577,7 @@ def find_orphans(
     templates: TemplateUpdater,
     scratch: Path,
     answers_file: str | None = None,
+    new_answers: dict[str, Any] | None = None,
 ) -> list[_Orphan]:
     """Files the new version drops that the project has edited locally.
 
@@ -510,9 +586,12 @@ def find_orphans(
     """
     old_tree = scratch / "old"
     new_tree = scratch / "new"
-    for ref, tree in ((old, old_tree), (new, new_tree)):
+    for ref, tree, data in (
+        (old, old_tree, answers),
+        (new, new_tree, answers if new_answers is None else new_answers),
+    ):
         templates.render_with_notes(
-            TemplateSource(url=src, ref=ref), tree, answers, answers_file=answers_file
+            TemplateSource(url=src, ref=ref), tree, data, answers_file=answers_file
         )
     old_files, new_files = _files(old_tree), _files(new_tree)
     added = tuple(sorted(new_files - old_files))
