@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scaffold.layout import ENVIRONMENTS
+from scaffold.layout import DEFAULT_ENVIRONMENTS as ENVIRONMENTS
 from tests.helpers import render
 from tests.infra_helpers import load_yaml_objects
 

@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from scaffold.cli import app as cli
-from scaffold.layout import ENVIRONMENTS
+from scaffold.layout import DEFAULT_ENVIRONMENTS as ENVIRONMENTS
 from tests.dayone_helpers import load_job
 from tests.helpers import TEMPLATE_TAG, git, render
 

@@ -16,7 +16,7 @@ import yaml
 
 from scaffold.adapters.git import Git
 from scaffold.adapters.templates import CopierTemplates
-from scaffold.layout import ENVIRONMENTS
+from scaffold.layout import DEFAULT_ENVIRONMENTS as ENVIRONMENTS
 from scaffold.models import TemplateSource
 from scaffold.services.fleet import add_app
 from tests.dayone_helpers import load_job

@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from scaffold.cli import app as cli
-from scaffold.layout import ENVIRONMENTS
+from scaffold.layout import DEFAULT_ENVIRONMENTS as ENVIRONMENTS
 from tests.helpers import TEMPLATE_TAG, TOOL_PATH, git, render
 from tests.infra_helpers import SOPS, kustomize_build
 

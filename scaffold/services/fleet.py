@@ -408,7 +408,7 @@ def _write_pull_secrets(
             "in the environment)"
         )
     app = str(answers["name"])
-    for env in ENVIRONMENTS:
+    for env in fleet.environments:
         rel = pull_secret_file(app, env, name)
         plaintext = pull_secret_manifest(
             name=name,
