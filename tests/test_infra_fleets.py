@@ -738,9 +738,10 @@ def test_readme_and_codeowners(fleet: Fleet) -> None:
         "## Secrets",
     ):
         assert needle in readme
+    # the bootstrap commands live in scripts/bootstrap.sh (test_dayone_bootstrap.py)
+    assert "scripts/bootstrap.sh --dry-run dev" in readme
     if fleet.engine == "flux":
-        assert "flux bootstrap github --owner=acme --repository=fleet-infra" in readme
-        assert "--path=clusters/dev" in readme
+        assert "`flux bootstrap github --path=clusters/<env>" in readme
     else:
         assert "kubectl apply --server-side -k bootstrap/argo-cd" in readme
     if fleet.secrets == "sops":
