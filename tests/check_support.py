@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from scaffold.adapters.actionlint import Actionlint
 from scaffold.adapters.kustomize import Kustomize, PathLocator
@@ -11,6 +12,7 @@ from scaffold.services.check import (
     CheckOptions,
     CheckReport,
     check_repo,
+    policies,
     resolve_settings,
 )
 from tests.helpers import TOOL_PATH
@@ -50,3 +52,22 @@ def run_check(
         ),
         actionlint=Actionlint.locate(LOCATOR) if actionlint else None,
     )
+
+
+def pod(spec: dict[str, Any], kind: str = "Pod") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": kind, "metadata": {"name": "p"}, "spec": spec}
+
+
+def rules(obj: dict[str, Any]) -> list[str]:
+    return [rule for rule, _, _ in policies.pod_checks(obj)]
+
+
+GOOD_CONTAINER = {
+    "name": "c",
+    "image": "ghcr.io/a/b:1.0.0",
+    "resources": {
+        "requests": {"cpu": "1m", "memory": "1Mi"},
+        "limits": {"memory": "1Mi"},
+    },
+    "readinessProbe": {"tcpSocket": {"port": 80}},
+}

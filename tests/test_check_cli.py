@@ -101,7 +101,7 @@ def test_json_output_follows_the_documented_schema(
     assert code == 1
     data = json.loads(out)
     validator.validate(data)
-    assert data["version"] == 1
+    assert data["version"] == 2
     assert data["exit_code"] == 1
     assert {f["rule"] for f in data["findings"]} == {"yaml-syntax", "kustomize-build"}
     syntax = next(f for f in data["findings"] if f["rule"] == "yaml-syntax")
@@ -126,7 +126,7 @@ def test_remote_root_is_reported_skipped_never_passed() -> None:
             "path": "bootstrap/argo-cd",
             "type": "kustomization",
             "status": "skipped",
-            "reason": "remote resource https://raw.githubusercontent.com/argoproj/"
+            "reason": "remote reference https://raw.githubusercontent.com/argoproj/"
             "argo-cd/v3.1.0/manifests/install.yaml",
             "objects": 0,
         }
@@ -200,7 +200,7 @@ def test_config_file_schema_locations_are_relative_to_the_repo(tmp_path: Path) -
         ("check:\n  strict: maybe\n", "check.strict: must be true or false"),
         ("check:\n  kubernetes_version: 1.30\n", "must be a quoted string"),
         ("check: [1]\n", "check: must be a mapping"),
-        ("check: {\n", "cannot read"),
+        ("check: {\n", "not valid YAML"),
     ],
 )
 def test_bad_config_exits_2(tmp_path: Path, config: str, message: str) -> None:

@@ -32,6 +32,7 @@ def _run(case: str, variant: str) -> Any:
     return run_check(
         CORPUS / case / variant,
         strict=expect.get("strict"),
+        skip=tuple(expect.get("skip", ())),
     )
 
 

@@ -60,7 +60,7 @@ def test_a_flux_path_must_build_as_one_kustomization(tmp_path: Path) -> None:
     root = next(r for r in report.roots if r.path == "bootstrap")
     assert root.status is RootStatus.FAILED
     failures = [f for f in report.findings if f.rule == "kustomize-build"]
-    assert failures and "already registered id" in failures[0].message
+    assert failures and "defined twice" in failures[0].message
     assert report.exit_code == 1
 
 

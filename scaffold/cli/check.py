@@ -153,6 +153,11 @@ def render_text(report: CheckReport) -> str:
         lines.append(
             f"built through other roots: {', '.join(r.path for r in included)}"
         )
+    if report.objects == 0:
+        lines.append(
+            "nothing was checked: no Kubernetes object was found or built "
+            "(see the skipped and failed roots above)"
+        )
     verdict = "FAILED" if report.exit_code else "OK"
     lines.append(
         f"{verdict}: {_plural(report.errors, 'error')}, "

@@ -62,7 +62,7 @@ def add_app_command(
             metavar="KEY=VALUE",
             help="Answer KEY=VALUE (repeatable): name, app_image, app_tag, "
             "container_port, replicas, health_path, ready_path, autoscaling, "
-            "image_pull_secret, description.",
+            "image_pull_secret, description, team, team_group.",
         ),
     ] = None,
     answers: Annotated[

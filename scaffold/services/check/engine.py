@@ -1,13 +1,12 @@
-"""``scaffold check``: build every root, validate every object, apply the rules."""
+"""``scaffold check``: read the repo, find the roots, build them, check every
+object and workflow; returns a :class:`CheckReport` (never prints)."""
 
 from __future__ import annotations
 
 import os
-import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,87 +14,55 @@ from typing import Any, Protocol
 import yaml
 
 from scaffold.services.check import policies, workflows
-from scaffold.services.check.report import CheckReport, Finding, RootResult, RootStatus
+from scaffold.services.check.build import (
+    Builder,
+    BuildOutput,
+    Target,
+    assemble,
+    error_line,
+    plain_reason,
+    report_build_failure,
+    report_deprecations,
+    resource_files,
+)
+from scaffold.services.check.collect import Collector, rel_to
+from scaffold.services.check.locate import (
+    Located,
+    Locator,
+    load_scope,
+    patch_files,
+    pop_origin,
+    source_name,
+)
+from scaffold.services.check.report import CheckReport, RootResult, RootStatus
 from scaffold.services.check.roots import (
-    REFERENCE_FIELDS,
     KustomizationRoot,
     PlainRoot,
     closure,
     discover,
-    is_remote,
+    references,
 )
-from scaffold.services.check.rules import RuleId, Severity, catalogue
+from scaffold.services.check.rules import RuleId
 from scaffold.services.check.settings import CheckSettings
 from scaffold.services.check.sources import (
     Document,
     ManifestLoader,
     SourceFile,
+    UnsafeFileError,
     load_source,
     parse_yaml,
-    walk_yaml_files,
+    safe_target,
+    scan_repo,
 )
+from scaffold.services.check.substitute import (
+    flux_kustomizations,
+    flux_path,
+    substitute,
+    substitutions,
+)
+from scaffold.services.check.validate import Context, Schemas, check_object
 
-_DEPRECATED = re.compile(r"Warning: '([A-Za-z0-9]+)' is deprecated")
-_UNEXPECTED = re.compile(r"\('([^']+)' (?:was|were) unexpected\)")
-MAX_ERRORS_PER_OBJECT = 5
-
-
-class BuildOutput(Protocol):
-    """What one build returns (the kustomize adapter's BuildResult)."""
-
-    @property
-    def returncode(self) -> int: ...
-
-    @property
-    def stdout(self) -> str: ...
-
-    @property
-    def stderr(self) -> str: ...
-
-    @property
-    def seconds(self) -> float: ...
-
-
-class Builder(Protocol):
-    """The kustomize adapter, as the service uses it."""
-
-    @property
-    def display(self) -> str: ...
-
-    def build(self, root: Path) -> BuildOutput: ...
-
-    def build_files(self, files: Sequence[Path]) -> BuildOutput: ...
-
-    def build_without_generators(
-        self, repo: Path, root: Path, generators: Sequence[str]
-    ) -> BuildOutput: ...
-
-
-class Issue(Protocol):
-    @property
-    def path(self) -> tuple[str | int, ...]: ...
-
-    @property
-    def message(self) -> str: ...
-
-
-class Hit(Protocol):
-    """A schema found for an object type."""
-
-    @property
-    def source(self) -> str: ...
-
-    def issues(self, instance: Any) -> Sequence[Issue]: ...
-
-
-class Schemas(Protocol):
-    """The schema registry adapter."""
-
-    kubernetes_version: str
-
-    def add_crd(self, crd: Mapping[str, Any]) -> list[str]: ...
-
-    def lookup(self, api_version: str, kind: str) -> Hit | None: ...
+HELM_CHART_REASON = "Helm chart, not rendered"
 
 
 class Linter(Protocol):
@@ -104,70 +71,24 @@ class Linter(Protocol):
     def lint(self, cwd: Path, files: Sequence[str]) -> Sequence[Any]: ...
 
 
-@dataclass(slots=True)
-class _Target:
-    """Something to build: a kustomization root or a plain directory."""
+class _Reader:
+    """Reads repo files once, safely; a refused file becomes a finding."""
 
-    rel: str
-    type: str
-    scope: list[Path]
-    run: Callable[[], BuildOutput]
-    patches: frozenset[Path] = frozenset()
-    kroot: KustomizationRoot | None = None
-    closure: list[KustomizationRoot] = field(default_factory=list)
-    plain: PlainRoot | None = None
-    flux_targeted: bool = False
+    def __init__(self, repo: Path, out: Collector) -> None:
+        self.repo = repo
+        self.out = out
 
-
-class _Collector:
-    def __init__(self, settings: CheckSettings) -> None:
-        self.settings = settings
-        self.rules = catalogue()
-        self.findings: dict[tuple[str, str, int, str], Finding] = {}
-
-    def enabled(self, rule: str) -> bool:
-        return rule not in self.settings.skip
-
-    def add(
-        self,
-        rule: str,
-        file: str,
-        line: int | None,
-        message: str,
-        *,
-        root: str | None = None,
-    ) -> None:
-        if not self.enabled(rule):
-            return
-        spec = self.rules[RuleId(rule)]  # an id not in the catalogue fails here
-        severity = spec.severity
-        if self.settings.strict and rule == RuleId.SCHEMA_MISSING:
-            severity = Severity.ERROR
-        finding = Finding(
-            rule=rule,
-            severity=severity,
-            file=file,
-            line=line,
-            message=_short(message),
-            fix=spec.fix,
-            root=root,
-        )
-        self.findings.setdefault(finding.key(), finding)
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _object_label(obj: Mapping[str, Any], *, namespace: bool = True) -> str:
-    """``Kind ns/name``; without the namespace when the finding points into the
-    source file (overlays set namespaces; one finding per source line)."""
-    meta = obj.get("metadata")
-    meta = meta if isinstance(meta, Mapping) else {}
-    name = meta.get("name", "?")
-    ns = meta.get("namespace") if namespace else None
-    return f"{obj.get('kind')} {ns + '/' if ns else ''}{name}"
+    def __call__(self, path: Path) -> SourceFile | None:
+        rel = rel_to(self.repo, path)
+        why = safe_target(path, self.repo)
+        if why is not None:
+            self.out.add("file-skipped", rel, None, f"not read: {why}")
+            return None
+        try:
+            return load_source(path, rel)
+        except UnsafeFileError as exc:
+            self.out.add("file-skipped", rel, None, f"not read: {exc}")
+            return None
 
 
 def check_repo(
@@ -180,144 +101,64 @@ def check_repo(
     """Check the repo at ``settings.repo``; returns the report (never prints)."""
     start = time.perf_counter()
     repo = settings.repo
-    out = _Collector(settings)
+    out = Collector(settings)
+    read = _Reader(repo, out)
 
-    sources = [
-        load_source(path, path.relative_to(repo).as_posix())
-        for path in walk_yaml_files(repo, settings.exclude)
-    ]
-    index: dict[tuple[str, str], list[tuple[SourceFile, Document]]] = {}
-    for source in sources:
-        if source.error is not None:
-            out.add("yaml-syntax", source.rel, source.error_line, source.error)
-            continue
-        if source.is_kustomization and source.documents:
-            for rule, path, message in policies.secret_generator_checks(
-                source.documents[0].data, source.path.parent
-            ):
-                out.add(rule, source.rel, source.documents[0].line_of(path), message)
-        if source.is_kustomization or source.in_github:
-            continue
-        for doc in source.objects():
-            data = doc.data
-            name = (
-                data.get("metadata", {}).get("name")
-                if isinstance(data.get("metadata"), Mapping)
-                else None
-            )
-            index.setdefault((data["kind"], str(name)), []).append((source, doc))
-            for rule, path, message in policies.secret_checks(data):
-                out.add(rule, source.rel, doc.line_of(path), message)
-            if data["kind"] == "CustomResourceDefinition":
-                schemas.add_crd(data)
-
-    kroots, plain_roots = discover(repo, sources)
+    scan = scan_repo(repo, settings.exclude)
+    for rel, why in scan.refused:
+        out.add("file-skipped", rel, None, f"not read: {why}")
+    sources = [s for s in (read(path) for path in scan.files) if s is not None]
+    index = _index(sources, schemas)
+    all_objects = [doc.data for entries in index.values() for _, doc in entries]
+    fluxes = flux_kustomizations(all_objects)
+    kroots, plain_roots = discover(
+        repo, sources, flux_paths=[flux_path(k) for k in fluxes], load=read
+    )
     by_dir = {r.dir: r for r in kroots}
-    results: list[RootResult] = []
-    targets: list[_Target] = []
-    for kroot in kroots:
-        if kroot.source.error is not None:
-            results.append(
-                _root(kroot.rel, RootStatus.FAILED, "kustomization does not parse")
-            )
-        elif kroot.component:
-            results.append(
-                _root(
-                    kroot.rel, RootStatus.COMPONENT, "built through the roots using it"
-                )
-            )
-        elif kroot.remote:
-            why = "; ".join(kroot.remote)
-            results.append(_root(kroot.rel, RootStatus.SKIPPED, why))
-            out.add(
-                "kustomize-remote",
-                kroot.file_rel,
-                _remote_line(kroot),
-                f"root {kroot.rel} not built (offline): {why}",
-                root=kroot.rel,
-            )
-        elif kroot.referenced_by:
-            results.append(
-                _root(
-                    kroot.rel,
-                    RootStatus.INCLUDED,
-                    "built via " + ", ".join(kroot.referenced_by),
-                )
-            )
-        else:
-            members = closure(kroot, by_dir)
-            skipped = kroot.ksops_generators()
-            for generator in skipped:
-                out.add(
-                    RuleId.KUSTOMIZE_GENERATOR_SKIPPED,
-                    kroot.file_rel,
-                    _entry_line(kroot, "generators", generator),
-                    f"KSOPS generator {generator} not run (CI holds no decryption "
-                    f"key); the rest of {kroot.rel} is built",
-                    root=kroot.rel,
-                )
-            run: Callable[[], BuildOutput] = (
-                partial(kustomize.build_without_generators, repo, kroot.dir, skipped)
-                if skipped
-                else partial(kustomize.build, kroot.dir)
-            )
-            targets.append(
-                _Target(
-                    rel=kroot.rel,
-                    type="kustomization",
-                    scope=_scope(members),
-                    patches=_patch_files(members),
-                    run=run,
-                    kroot=kroot,
-                    closure=members,
-                )
-            )
-    flux_paths = _flux_paths(index)
-    scopes = policies.policy_scopes(
-        doc.data for entries in index.values() for _, doc in entries
+    locator = Locator(repo, sources, index, read)
+    ctx = Context(
+        schemas=schemas,
+        out=out,
+        fleet_urls=frozenset(
+            policies.fleet_repo_urls(all_objects, lambda p: (repo / p).exists())
+        ),
+        scopes=policies.policy_scopes(all_objects),
     )
-    fleet_urls = policies.fleet_repo_urls(
-        (doc.data for entries in index.values() for _, doc in entries),
-        lambda path: (repo / path).exists(),
-    )
-    for plain in plain_roots:
-        files = [f.path for f in plain.files]
-        targets.append(
-            _Target(
-                rel=plain.rel,
-                type="plain",
-                scope=files,
-                run=lambda fs=files: kustomize.build_files(fs),  # type: ignore[misc]
-                plain=plain,
-                flux_targeted=plain.rel in flux_paths,
-            )
-        )
+    _check_sources(sources, kroots, ctx)
+    subs = substitutions(fluxes)
 
-    jobs = settings.jobs or os.cpu_count() or 1
+    for chart in scan.charts:
+        out.add("helm-chart", f"{chart}/Chart.yaml", None, HELM_CHART_REASON)
+    results = [
+        RootResult(
+            path=chart,
+            type="helm-chart",
+            status=RootStatus.SKIPPED,
+            reason=HELM_CHART_REASON,
+        )
+        for chart in scan.charts
+    ]
+    targets = _plan(repo, kroots, by_dir, kustomize, subs, out, results)
+
     objects = 0
     not_validated = 0
+    jobs = settings.jobs or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(targets)))) as pool:
-        # results arrive in order; checking one overlaps the builds still running
+        # every build starts now; plain directories are checked meanwhile, and
+        # each build's objects while the later builds still run
         outputs = pool.map(lambda t: t.run(), targets)
-        for target, output in zip(targets, outputs, strict=True):
-            status, count, missing, reason = _process(
-                target, output, index, schemas, out, fleet_urls, scopes
-            )
-            objects += count
+        for plain in plain_roots:
+            result, missing = _check_plain(plain, ctx, subs.get(plain.rel))
+            objects += result.objects
             not_validated += missing
-            results.append(
-                RootResult(
-                    path=target.rel,
-                    type=target.type,
-                    status=status,
-                    reason=reason,
-                    objects=count,
-                    seconds=round(output.seconds, 3),
-                )
-            )
+            results.append(result)
+        for target, output in zip(targets, outputs, strict=True):
+            result, missing = _check_built(target, output, locator, ctx)
+            objects += result.objects
+            not_validated += missing
+            results.append(result)
     _check_workflows(sources, repo, actionlint, out)
 
-    findings = sorted(out.findings.values(), key=Finding.sort_key)
     return CheckReport(
         path=str(repo),
         kubernetes_version=schemas.kubernetes_version,
@@ -325,8 +166,8 @@ def check_repo(
         kustomize=kustomize.display,
         actionlint=actionlint is not None and out.enabled("workflow-actionlint"),
         skipped_rules=tuple(sorted(settings.skip)),
-        roots=tuple(sorted(results, key=lambda r: r.path)),
-        findings=tuple(findings),
+        roots=tuple(sorted(results, key=lambda r: (r.path, r.type))),
+        findings=tuple(out.findings()),
         files=len(sources),
         objects=objects,
         not_validated=not_validated,
@@ -334,310 +175,284 @@ def check_repo(
     )
 
 
-def _root(rel: str, status: RootStatus, reason: str) -> RootResult:
-    return RootResult(path=rel, type="kustomization", status=status, reason=reason)
+def _index(
+    sources: Sequence[SourceFile], schemas: Schemas
+) -> dict[tuple[str, str], list[tuple[SourceFile, Document]]]:
+    """(kind, name) -> the source documents of objects (kustomizations and
+    .github excluded); CRDs found are registered with ``schemas``."""
+    index: dict[tuple[str, str], list[tuple[SourceFile, Document]]] = {}
+    for source in sources:
+        if source.is_kustomization or source.in_github:
+            continue
+        for doc in source.objects():
+            key = (doc.data["kind"], str(source_name(doc.data)))
+            index.setdefault(key, []).append((source, doc))
+            if doc.data["kind"] == "CustomResourceDefinition":
+                schemas.add_crd(doc.data)
+    return index
 
 
-def _entry_line(kroot: KustomizationRoot, field_name: str, entry: str) -> int | None:
-    """Line of ``entry`` in the list ``field_name`` of the kustomization."""
-    doc = kroot.source.documents[0] if kroot.source.documents else None
-    values = kroot.data.get(field_name)
-    if doc is None or not isinstance(values, list) or entry not in values:
-        return None
-    return doc.line_of([field_name, values.index(entry)])
+def _plan(
+    repo: Path,
+    kroots: Sequence[KustomizationRoot],
+    by_dir: Mapping[Path, KustomizationRoot],
+    kustomize: Builder,
+    subs: Mapping[str, dict[str, str]],
+    out: Collector,
+    results: list[RootResult],
+) -> list[Target]:
+    """The roots to build; the others' results are appended to ``results``."""
+    targets: list[Target] = []
+    for kroot in kroots:
+        result = _classify(kroot, out)
+        if result is not None:
+            if not kroot.hidden:
+                results.append(result)
+            continue
+        members = closure(kroot, by_dir)
+        skipped = kroot.ksops_generators()
+        for generator in skipped:
+            values = kroot.data.get("generators") or []
+            out.add(
+                RuleId.KUSTOMIZE_GENERATOR_SKIPPED,
+                kroot.file_rel,
+                kroot.line_of(["generators", list(values).index(generator)]),
+                f"KSOPS generator {generator} not run (CI holds no decryption "
+                f"key); the rest of {kroot.rel} is built",
+                root=kroot.rel,
+            )
+        run: Callable[[], BuildOutput] = (
+            partial(
+                kustomize.build_without_generators, repo, kroot.source.path, skipped
+            )
+            if skipped
+            else partial(kustomize.build, kroot.dir)
+        )
+        targets.append(
+            Target(
+                root=kroot,
+                closure=members,
+                scope=load_scope(members),
+                patches=patch_files(members),
+                run=run,
+                substitute=subs.get(kroot.rel),
+            )
+        )
+    return targets
 
 
-def _remote_line(kroot: KustomizationRoot) -> int | None:
-    doc = kroot.source.documents[0] if kroot.source.documents else None
-    if doc is None:
-        return None
-    for field_name in REFERENCE_FIELDS:
-        values = kroot.data.get(field_name)
-        if isinstance(values, list):
-            for i, value in enumerate(values):
-                if isinstance(value, str) and is_remote(value, kroot.dir):
-                    return doc.line_of([field_name, i])
-    for field_name in ("helmCharts", "helmChartInflationGenerator"):
-        if kroot.data.get(field_name):
-            return doc.line_of([field_name])
-    return doc.line
-
-
-def _images_entry(
-    target: _Target, obj: Mapping[str, Any], path: Sequence[str | int]
-) -> tuple[str, int] | None:
-    """The kustomization ``images:`` entry that set a container's image, if any
-    (file, line): the tag to fix is there, not in the base manifest."""
-    image = policies.value_at(obj, path)
-    if not isinstance(image, str):
-        return None
-    repo = image.split("@", 1)[0]
-    last = repo.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo = repo[: -(len(last) - last.index(":"))]
-    for member in target.closure:
-        entries = member.data.get("images")
-        for index, entry in enumerate(entries if isinstance(entries, list) else []):
-            if isinstance(entry, Mapping) and repo in (
-                entry.get("newName"),
-                entry.get("name"),
+def _check_sources(
+    sources: Sequence[SourceFile], kroots: Sequence[KustomizationRoot], ctx: Context
+) -> None:
+    """Per-file rules: syntax errors of candidate manifests, secretGenerators and
+    plaintext Secrets committed anywhere (built or not)."""
+    out = ctx.out
+    referenced: set[Path] = set()
+    opaque: set[Path] = set()  # generator data: bytes to kustomize, not YAML
+    for kroot in kroots:
+        for where, entry, _ in references(kroot.data):
+            target = (kroot.dir / entry).resolve()
+            generated = str(where[0]).endswith("Generator")
+            (opaque if generated else referenced).add(target)
+        for rule, path, message in policies.secret_generator_checks(
+            kroot.data, kroot.dir
+        ):
+            out.add(rule, kroot.file_rel, kroot.line_of(path), message)
+    for source in sources:
+        if source.error is not None:
+            resolved = source.path.resolve()
+            if (
+                source.is_kustomization
+                or source.is_workflow
+                or resolved in referenced
+                or (resolved not in opaque and source.looks_like_manifest)
             ):
-                doc = member.source.documents[0]
-                return member.file_rel, doc.line_of(["images", index])
+                out.add("yaml-syntax", source.rel, source.error_line, source.error)
+            continue
+        if source.is_kustomization or source.in_github:
+            continue
+        for doc in source.objects():
+            label = Located(source.rel, doc).label(doc.data)
+            for rule, path, message in policies.secret_checks(doc.data):
+                out.add(rule, source.rel, doc.line_of(path), f"{label}: {message}")
+
+
+def _classify(kroot: KustomizationRoot, out: Collector) -> RootResult | None:
+    """The result of a root that is not built by itself (None: build it)."""
+    status, reason = _not_built(kroot, out) or (None, None)
+    if status is None or reason is None:
+        return None
+    return RootResult(
+        path=kroot.rel, type="kustomization", status=status, reason=reason
+    )
+
+
+def _not_built(
+    kroot: KustomizationRoot, out: Collector
+) -> tuple[RootStatus, str] | None:
+    if kroot.source.error is not None:
+        return RootStatus.FAILED, "kustomization does not parse"
+    if kroot.component:
+        return RootStatus.COMPONENT, "built through the roots using it"
+    if kroot.cycle or kroot.unsafe or kroot.remote:
+        return _report_unbuildable(kroot, out)
+    if kroot.referenced_by:
+        return RootStatus.INCLUDED, "built via " + ", ".join(kroot.referenced_by)
+    if kroot.hidden:
+        return RootStatus.INCLUDED, "read through a reference"
     return None
 
 
-def _patch_files(members: Iterable[KustomizationRoot]) -> frozenset[Path]:
-    """Files the kustomizations use as patches (partial objects, never the source
-    of a built object's fields)."""
-    files: set[Path] = set()
-    for member in members:
-        entries: list[Any] = []
-        for name in ("patches", "patchesStrategicMerge", "patchesJson6902"):
-            value = member.data.get(name)
-            if isinstance(value, list):
-                entries.extend(value)
-        for entry in entries:
-            path = entry.get("path") if isinstance(entry, Mapping) else entry
-            if isinstance(path, str) and "\n" not in path:
-                files.add((member.dir / path).resolve())
-    return frozenset(files)
-
-
-def _scope(members: Iterable[KustomizationRoot]) -> list[Path]:
-    scope: list[Path] = []
-    for member in members:
-        scope.append(member.dir)
-        for _, entry in member.entries():
-            target = member.dir / entry
-            if target.is_file():
-                scope.append(target.resolve())
-    return scope
-
-
-def _process(
-    target: _Target,
-    output: BuildOutput,
-    index: Mapping[tuple[str, str], list[tuple[SourceFile, Document]]],
-    schemas: Schemas,
-    out: _Collector,
-    fleet_urls: set[str],
-    scopes: Mapping[str, policies.PolicyScope],
-) -> tuple[RootStatus, int, int, str | None]:
-    root_file = target.kroot.file_rel if target.kroot else target.rel
-    _deprecations(target, output.stderr, out)
-    reason: str | None = None
-    if output.returncode != 0 and target.plain is not None and not target.flux_targeted:
-        # Not a Flux path: the files are applied one by one (kubectl apply -f, an
-        # Argo CD directory source, one root Application per cluster), so
-        # duplicates across files are fine; check each file's objects.
-        docs = [doc for f in target.plain.files for doc in f.objects()]
-        reason = "checked file by file (no Flux Kustomization points here): " + (
-            _error_line(output.stderr)
-        )
-    elif output.returncode != 0:
-        _build_failure(target, output.stderr, out)
-        return RootStatus.FAILED, 0, 0, "kustomize build failed"
-    else:
-        try:
-            docs = parse_yaml(output.stdout, ManifestLoader)
-        except yaml.YAMLError as exc:
-            message = f"unreadable build output: {exc}"
-            out.add("kustomize-build", root_file, None, message, root=target.rel)
-            return RootStatus.FAILED, 0, 0, "unreadable build output"
-    count = 0
-    missing = 0
-    for doc in docs:
-        obj = doc.data
-        if not isinstance(obj, Mapping) or not isinstance(obj.get("kind"), str):
-            continue
-        count += 1
-        located = _locate(obj, index, target.scope, target.patches)
-        if located is not None:
-            file, src_doc = located[0].rel, located[1]
-        else:
-            file, src_doc = root_file, None
-
-        def line(path: Sequence[str | int], key: str | None = None) -> int | None:
-            return src_doc.line_of(path, key) if src_doc is not None else None  # noqa: B023
-
-        label = _object_label(obj, namespace=src_doc is None)
-        if not _validate(obj, label, line, file, target.rel, schemas, out):
-            missing += 1
-        for rule, path, message in policies.pod_checks(obj, scopes):
-            override = (
-                _images_entry(target, obj, path)
-                if rule == RuleId.DISALLOW_LATEST_TAG
-                else None
-            )
-            if override is not None:
-                out.add(rule, *override, f"{label}: {message}", root=target.rel)
-            else:
-                out.add(rule, file, line(path), f"{label}: {message}", root=target.rel)
-        for rule, path, message in policies.source_checks(
-            obj, file, target.rel, fleet_urls=fleet_urls
-        ):
-            out.add(rule, file, line(path), message, root=target.rel)
-    return RootStatus.BUILT, count, missing, reason
-
-
-def _validate(
-    obj: Mapping[str, Any],
-    label: str,
-    line: Callable[[Sequence[str | int], str | None], int | None],
-    file: str,
-    root: str,
-    schemas: Schemas,
-    out: _Collector,
-) -> bool:
-    """Schema-validate one object; False when no schema is known."""
-    api_version = str(obj.get("apiVersion", ""))
-    kind = str(obj["kind"])
-    hit = schemas.lookup(api_version, kind)
-    if hit is None:
-        out.add(
-            "schema-missing",
-            file,
-            line([], None),
-            f"{label}: no schema for {api_version} {kind}; not validated",
-            root=root,
-        )
-        return False
-    if not out.enabled("schema-invalid"):
-        return True
-    instance = {k: v for k, v in obj.items() if k != "sops"}
-    for issue in hit.issues(instance)[:MAX_ERRORS_PER_OBJECT]:
-        path = list(issue.path)
-        match = _UNEXPECTED.search(issue.message)
-        where = ".".join(str(p) for p in path) or "(root)"
-        out.add(
-            "schema-invalid",
-            file,
-            line(path, match.group(1) if match else None),
-            f"{label}: {where}: {issue.message} [{hit.source}]",
-            root=root,
-        )
-    return True
-
-
-def _locate(
-    obj: Mapping[str, Any],
-    index: Mapping[tuple[str, str], list[tuple[SourceFile, Document]]],
-    scope: Sequence[Path],
-    patches: frozenset[Path] = frozenset(),
-) -> tuple[SourceFile, Document] | None:
-    """The source document a built object came from, by kind and name, restricted
-    to the files the root can load, resources before patches (name prefixes and
-    suffixes defeat this; the caller falls back to the root's kustomization)."""
-    meta = obj.get("metadata")
-    name = meta.get("name") if isinstance(meta, Mapping) else None
-    candidates = [
-        (source, doc)
-        for source, doc in index.get((str(obj.get("kind")), str(name)), [])
-        if any(source.path == s or source.path.is_relative_to(s) for s in scope)
-    ]
-    candidates.sort(key=lambda c: c[0].path.resolve() in patches)
-    return candidates[0] if candidates else None
-
-
-def _deprecations(target: _Target, stderr: str, out: _Collector) -> None:
-    fields = list(dict.fromkeys(_DEPRECATED.findall(stderr)))
-    if not fields or target.kroot is None:
-        return
-    for field_name in fields:
-        owners = [m for m in target.closure if field_name in m.data]
-        if not owners:
-            out.add(
-                "kustomize-deprecated",
-                target.kroot.file_rel,
-                None,
-                f"kustomize: '{field_name}' is deprecated",
-                root=target.rel,
-            )
-        for owner in owners:
-            doc = owner.source.documents[0]
-            out.add(
-                "kustomize-deprecated",
-                owner.file_rel,
-                doc.line_of([field_name]),
-                f"'{field_name}' is deprecated",
-                root=target.rel,
-            )
-
-
-def _error_line(stderr: str) -> str:
-    """The last ``Error:``/``error:`` line of kustomize's stderr (or the last)."""
-    lines = [
-        ln.strip() for ln in stderr.splitlines() if ln.strip() and "Warning:" not in ln
-    ]
-    errors = [ln for ln in lines if ln.lower().startswith("error")] or lines[-1:]
-    return _short(errors[-1] if errors else "no output", 240)
-
-
-def _flux_paths(
-    index: Mapping[tuple[str, str], list[tuple[SourceFile, Document]]],
-) -> set[str]:
-    """Repo-relative directories Flux Kustomizations in the repo point at."""
-    paths: set[str] = set()
-    for (kind, _), entries in index.items():
-        if kind != "Kustomization":
-            continue
-        for _, doc in entries:
-            api = str(doc.data.get("apiVersion", ""))
-            spec = doc.data.get("spec")
-            if api.startswith("kustomize.toolkit.fluxcd.io/") and isinstance(
-                spec, Mapping
-            ):
-                path = str(spec.get("path") or ".").strip()
-                path = path.removeprefix("./").strip("/") or "."
-                paths.add(path)
-    return paths
-
-
-def _build_failure(target: _Target, stderr: str, out: _Collector) -> None:
-    message = _error_line(stderr)
-    if target.kroot is None:
-        assert target.plain is not None
+def _report_unbuildable(
+    kroot: KustomizationRoot, out: Collector
+) -> tuple[RootStatus, str]:
+    """Findings for a cycle, loads outside the repo or remote references, each at
+    the kustomization and line that makes them."""
+    if kroot.cycle:
+        loop = " -> ".join(kroot.cycle)
         out.add(
             "kustomize-build",
-            target.plain.files[0].rel,
-            None,
-            f"building plain manifests in {target.rel} failed: {message}",
-            root=target.rel,
+            kroot.file_rel,
+            kroot.line_of(kroot.cycle_at),
+            f"kustomizations include each other: {loop}",
+            root=kroot.rel,
         )
-        return
-    reported = False
-    for member in target.closure:
-        doc = member.source.documents[0] if member.source.documents else None
-        for field_name in REFERENCE_FIELDS:
-            values = member.data.get(field_name)
-            if not isinstance(values, list):
-                continue
-            for i, value in enumerate(values):
-                if (
-                    isinstance(value, str)
-                    and not is_remote(value, member.dir)
-                    and not (member.dir / value).exists()
-                ):
-                    reported = True
-                    out.add(
-                        "kustomize-build",
-                        member.file_rel,
-                        doc.line_of([field_name, i]) if doc else None,
-                        f"{field_name} entry {value!r} does not exist",
-                        root=target.rel,
-                    )
-    if not reported:
+        return RootStatus.FAILED, f"reference cycle {loop}"
+    if kroot.unsafe:
+        for problem in kroot.unsafe:
+            out.add(
+                "kustomize-outside-repo",
+                problem.owner.file_rel,
+                problem.owner.line_of(problem.path),
+                f"{'.'.join(str(p) for p in problem.path)}: {problem.message}; "
+                "not built",
+                root=kroot.rel,
+            )
+        return RootStatus.FAILED, "loads files outside the repository"
+    for problem in kroot.remote_at:
         out.add(
-            "kustomize-build", target.kroot.file_rel, None, message, root=target.rel
+            "kustomize-remote",
+            problem.owner.file_rel,
+            problem.owner.line_of(problem.path),
+            f"not built (offline, never fetched): {problem.message}",
+            root=kroot.rel,
         )
+    return RootStatus.SKIPPED, "; ".join(kroot.remote)
+
+
+def _check_plain(
+    plain: PlainRoot, ctx: Context, values: dict[str, str] | None
+) -> tuple[RootResult, int]:
+    assembled = assemble(plain)
+    reason: str | None = None
+    status = RootStatus.BUILT
+    if assembled.problems and plain.flux:
+        status = RootStatus.FAILED
+        reason = "Flux cannot build this path"
+        for source, doc, message in assembled.problems:
+            ctx.out.add(
+                "kustomize-build",
+                source.rel,
+                doc.line,
+                f"building {plain.rel} as Flux does: {message}",
+                root=plain.rel,
+            )
+    elif assembled.problems:
+        # Not a Flux path: the files are applied one by one (kubectl apply -f, an
+        # Argo CD directory source, one root Application per cluster)
+        reason = plain_reason(assembled.problems)
+    missing = 0
+    for source, doc in assembled.objects:
+        obj = doc.data if values is None else substitute(doc.data, values)
+        if not check_object(obj, Located(source.rel, doc), plain.rel, ctx):
+            missing += 1
+    result = RootResult(
+        path=plain.rel,
+        type="plain",
+        status=status,
+        reason=reason,
+        objects=len(assembled.objects),
+    )
+    return result, missing
+
+
+def _check_built(
+    target: Target, output: BuildOutput, locator: Locator, ctx: Context
+) -> tuple[RootResult, int]:
+    """Check one build's objects (or, when it failed, its files one by one);
+    returns the root's result and how many objects had no schema."""
+    out = ctx.out
+    report_deprecations(target, output.stderr, out)
+    status, reason = RootStatus.BUILT, None
+    if output.returncode != 0:
+        report_build_failure(target, output.stderr, out)
+        status = RootStatus.FAILED
+        reason = out.clean("kustomize build failed: " + error_line(output.stderr), 240)
+        count, missing = _check_files(target, locator, ctx)
+        if count:
+            reason += "; its files were checked one by one"
+    else:
+        try:
+            count, missing = _check_output(target, output, locator, ctx)
+        except yaml.YAMLError as exc:
+            message = f"unreadable build output: {str(exc)[:200]}"
+            out.add(
+                "kustomize-build", target.root.file_rel, None, message, root=target.rel
+            )
+            status, reason, count, missing = (
+                RootStatus.FAILED,
+                "unreadable build output",
+                0,
+                0,
+            )
+    result = RootResult(
+        path=target.rel,
+        type="kustomization",
+        status=status,
+        reason=reason,
+        objects=count,
+        seconds=round(output.seconds, 3),
+    )
+    return result, missing
+
+
+def _check_files(target: Target, locator: Locator, ctx: Context) -> tuple[int, int]:
+    """A root that did not build: the objects of its resource files, as written."""
+    count = missing = 0
+    for source in resource_files(target, locator.source):
+        for doc in source.objects():
+            count += 1
+            if not check_object(doc.data, Located(source.rel, doc), target.rel, ctx):
+                missing += 1
+    return count, missing
+
+
+def _check_output(
+    target: Target, output: BuildOutput, locator: Locator, ctx: Context
+) -> tuple[int, int]:
+    """The built objects, each located through its origin; raises YAMLError."""
+    count = missing = 0
+    for doc in parse_yaml(output.stdout, ManifestLoader):
+        obj = doc.data
+        if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
+            continue
+        count += 1
+        origin = pop_origin(obj)
+        if target.substitute is not None:
+            obj = substitute(obj, target.substitute)
+        located = locator.locate(
+            obj, origin, output.base, target.scope, target.patches
+        ) or Located(target.root.file_rel, None)
+        if not check_object(obj, located, target.rel, ctx, target.closure):
+            missing += 1
+    return count, missing
 
 
 def _check_workflows(
     sources: Sequence[SourceFile],
     repo: Path,
     actionlint: Linter | None,
-    out: _Collector,
+    out: Collector,
 ) -> None:
     files = [s for s in sources if s.is_workflow and s.error is None]
     for source in files:
@@ -657,3 +472,6 @@ def _check_workflows(
                 msg.line or None,
                 f"[{msg.kind}] {msg.message}",
             )
+
+
+__all__ = ["check_repo"]

@@ -10,7 +10,7 @@ from typing import Any
 from scaffold.services.check.rules import Severity
 
 #: Version of the JSON report layout (docs/check-output.schema.json).
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 
 
 class RootStatus(StrEnum):
@@ -18,7 +18,7 @@ class RootStatus(StrEnum):
 
     BUILT = "built"
     FAILED = "failed"
-    SKIPPED = "skipped"  # cannot be built offline (remote resources, helmCharts)
+    SKIPPED = "skipped"  # not built: remote references, helmCharts, a Helm chart
     INCLUDED = "included"  # a base/ referenced by another root: built through it
     COMPONENT = "component"  # kind: Component, built through the roots using it
 
@@ -33,7 +33,8 @@ class Finding:
     line: int | None
     message: str
     fix: str
-    root: str | None = None
+    root: str | None = None  # the first of ``roots``
+    roots: tuple[str, ...] = ()  # every root whose build reaches the defect
 
     def key(self) -> tuple[str, str, int, str]:
         """Identity for de-duplication (the same base object seen via 3 overlays)."""
@@ -48,7 +49,7 @@ class RootResult:
     """One kustomization root (``type`` kustomization) or plain manifest dir."""
 
     path: str
-    type: str  # "kustomization" | "plain"
+    type: str  # "kustomization" | "plain" | "helm-chart"
     status: RootStatus
     reason: str | None = None
     objects: int = 0
@@ -128,6 +129,7 @@ class CheckReport:
                     "message": f.message,
                     "fix": f.fix,
                     "root": f.root,
+                    "roots": list(f.roots),
                 }
                 for f in self.findings
             ],

@@ -69,8 +69,21 @@ def load_config(repo: Path) -> tuple[Mapping[str, Any], Path | None]:
         return {}, None
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{layout.CHECK_CONFIG_FILE}: not valid UTF-8 (byte {exc.start})"
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"{layout.CHECK_CONFIG_FILE}:{where}: not valid YAML ({exc.problem})"
+        ) from None
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{layout.CHECK_CONFIG_FILE}: cannot read ({exc})") from exc
+        detail = " ".join(str(exc).split())
+        raise ConfigError(
+            f"{layout.CHECK_CONFIG_FILE}: cannot read ({detail})"
+        ) from exc
     if data is None:
         return {}, path
     if not isinstance(data, Mapping):

@@ -22,10 +22,13 @@ class RuleId(StrEnum):
     """Every rule id; a test proves these are exactly the catalogue's."""
 
     YAML_SYNTAX = "yaml-syntax"
+    FILE_SKIPPED = "file-skipped"
     KUSTOMIZE_BUILD = "kustomize-build"
+    KUSTOMIZE_OUTSIDE_REPO = "kustomize-outside-repo"
     KUSTOMIZE_DEPRECATED = "kustomize-deprecated"
     KUSTOMIZE_REMOTE = "kustomize-remote"
     KUSTOMIZE_GENERATOR_SKIPPED = "kustomize-generator-skipped"
+    HELM_CHART = "helm-chart"
     SCHEMA_INVALID = "schema-invalid"
     SCHEMA_MISSING = "schema-missing"
     DISALLOW_LATEST_TAG = "disallow-latest-tag"
