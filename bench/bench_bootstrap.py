@@ -66,7 +66,7 @@ def environment(tmp: Path) -> dict[str, str]:
     }
 
 
-def fake_org(tmp: Path, name: str) -> FakeGitHub:
+def fake_org(tmp: Path) -> FakeGitHub:
     server = HTTPServer()
     server.start()
     fake = FakeGitHub(server, token=CANARY_TOKEN, spec=load_spec()).install()
@@ -131,7 +131,7 @@ def main() -> None:
         os.environ.update(environment(tmp))
         template = make_template_repo(tmp / "tpl" / "scaffold", TEMPLATE_TAG)
 
-        auto = fake_org(tmp, "auto")
+        auto = fake_org(tmp)
         path = tmp / "org.yaml"
         path.write_text(yaml.safe_dump(manifest(template, "acme", apps)), "utf-8")
         command = [SCAFFOLD, "bootstrap", str(path), "--api-url", auto.url]
@@ -146,7 +146,7 @@ def main() -> None:
         rerun = time.perf_counter() - start
         rerun_writes = auto.write_count() - first_writes
 
-        manual = fake_org(tmp, "manual")
+        manual = fake_org(tmp)
         work = tmp / "by-hand"
         work.mkdir()
         start = time.perf_counter()

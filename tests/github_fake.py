@@ -90,6 +90,8 @@ USED_OPERATIONS += (
     ("get", "/repos/{owner}/{repo}/actions/secrets"),
     ("get", "/repos/{owner}/{repo}/actions/secrets/public-key"),
     ("put", "/repos/{owner}/{repo}/actions/secrets/{secret_name}"),
+    ("get", "/repos/{owner}/{repo}/topics"),
+    ("put", "/repos/{owner}/{repo}/topics"),
 )
 
 
@@ -413,6 +415,7 @@ class FakeGitHub:
         self.secrets: dict[str, dict[str, dict[str, str]]] = {}
         self._secret_keys: dict[str, Any] = {}  # full name -> nacl PrivateKey
         self.bad_secrets: list[str] = []  # PUTs whose value did not decrypt
+        self.topics: dict[str, list[str]] = {}  # full name -> topics
 
     # --- set-up -----------------------------------------------------------------
 
@@ -1152,6 +1155,8 @@ class FakeGitHub:
                 "PUT",
                 "/repos/{owner}/{repo}/actions/secrets/{secret_name}",
             ): self._put_secret,
+            ("GET", "/repos/{owner}/{repo}/topics"): self._get_topics,
+            ("PUT", "/repos/{owner}/{repo}/topics"): self._put_topics,
         }
 
     @staticmethod
@@ -1262,6 +1267,19 @@ class FakeGitHub:
                 "key": base64.b64encode(public).decode("ascii"),
             },
         )
+
+    def _get_topics(self, request: Request, body: Any, owner: str, repo: str) -> None:
+        full_name = self._repo(owner, repo).full_name
+        raise _Reply(200, {"names": self.topics.get(full_name, [])})
+
+    def _put_topics(self, request: Request, body: Any, owner: str, repo: str) -> None:
+        full_name = self._repo(owner, repo).full_name
+        names = [n.lower() for n in body["names"]]
+        bad = [n for n in names if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", n)]
+        if bad or len(names) > 20:
+            raise _error(422, "Validation Failed", errors=[f"invalid topics {bad}"])
+        self.topics[full_name] = names
+        raise _Reply(200, {"names": names})
 
     def secret_value(self, full_name: str, name: str) -> str:
         """The decrypted value GitHub would hold (tests only)."""

@@ -35,6 +35,7 @@ def manifest(template: Path, apps: list[str], **extra: Any) -> dict[str, Any]:
         "ref": TEMPLATE_TAG,
         "visibility": "private",
         "defaults": {"codeowners": "@acme/platform"},
+        "topics": ["gitops"],
         "fleet": {
             "name": "fleet-infra",
             "answers": {"gitops_engine": "flux", "secrets": "none"},
@@ -109,7 +110,9 @@ def test_fresh_org_then_rerun_then_a_new_app_through_a_pull_request(
     fake_org: FakeGitHub, template_repo: Path, tmp_path: Path, secret_env: None
 ) -> None:
     apps = ["web", "api", "billing", "search", "auth"]
-    path = write(tmp_path / "org.yaml", manifest(template_repo, apps))
+    data = manifest(template_repo, apps)
+    data["apps"][0]["topics"] = ["frontend"]
+    path = write(tmp_path / "org.yaml", data)
 
     plan = run(fake_org, path, dry_run=True)
     assert fake_org.write_count() == 0
@@ -157,6 +160,8 @@ def test_fresh_org_then_rerun_then_a_new_app_through_a_pull_request(
     )
     assert fake_org.bad_secrets == []
     assert fleet_main_pushes(fake_org) == 1
+    assert fake_org.topics["acme/web"] == ["frontend", "gitops"]
+    assert fake_org.topics["acme/fleet-infra"] == ["gitops"]
 
     # rerun, unchanged manifest: zero writes (API calls and pushes)
     before = fake_org.write_count()
@@ -166,33 +171,56 @@ def test_fresh_org_then_rerun_then_a_new_app_through_a_pull_request(
     assert all(r.state == "generated" for r in again.repos)
 
     # a new app: one new repo, one fleet pull request, fleet main untouched
-    write(tmp_path / "org.yaml", manifest(template_repo, [*apps, "jobs"]))
+    data["apps"].append({"name": "jobs"})
+    write(tmp_path / "org.yaml", data)
     grown = run(fake_org, path)
     outcomes = {r.name: r.outcome for r in grown.repos}
     assert outcomes.pop("jobs") == "created"
     assert outcomes.pop("fleet-infra") == "updated"
     assert set(outcomes.values()) == {"unchanged"}
     fleet = fake_org.repos["acme/fleet-infra"]
+    branch = "scaffold/bootstrap/register-apps"
     assert fleet_main_pushes(fake_org) == 1
     assert "apps/jobs/.copier-answers.yml" not in files(fake_org, "fleet-infra")
+    assert "apps/jobs/.copier-answers.yml" in files(fake_org, "fleet-infra", branch)
     pulls = list(fleet.pulls.values())
-    assert len(pulls) == 1
-    assert pulls[0]["head"] == "scaffold/bootstrap/add-jobs"
-    assert "apps/jobs/.copier-answers.yml" in files(
-        fake_org, "fleet-infra", "scaffold/bootstrap/add-jobs"
-    )
-    assert grown.repos[0].pull_requests == [
-        "https://github.com/acme/fleet-infra/pull/1"
+    assert [(p["head"], p["title"]) for p in pulls] == [
+        (branch, "feat(apps): add jobs")
     ]
+    pr_url = "https://github.com/acme/fleet-infra/pull/1"
+    assert grown.repos[0].pull_requests == [pr_url]
 
     # and again: the open pull request is the registration; nothing to write
     before = fake_org.write_count()
     settled = run(fake_org, path)
     assert fake_org.write_count() == before
-    assert settled.repos[0].pull_requests == [
-        "https://github.com/acme/fleet-infra/pull/1"
-    ]
-    assert len(fleet.pulls) == 1
+    assert settled.repos[0].pull_requests == [pr_url]
+
+    # another app while that pull request is open: the same pull request grows
+    data["apps"].append({"name": "cron"})
+    write(tmp_path / "org.yaml", data)
+    run(fake_org, path)
+    assert fleet_main_pushes(fake_org) == 1
+    assert {"apps/jobs/.copier-answers.yml", "apps/cron/.copier-answers.yml"} <= set(
+        files(fake_org, "fleet-infra", branch)
+    )
+    assert [p["title"] for p in fleet.pulls.values()] == ["feat(apps): add jobs, cron"]
+    before = fake_org.write_count()
+    run(fake_org, path)
+    assert fake_org.write_count() == before
+
+    # the pull request is merged (the branch stays); a later app starts it afresh
+    fleet.git("update-ref", "refs/heads/main", f"refs/heads/{branch}")
+    fleet.pulls[1]["state"] = "closed"
+    data["apps"].append({"name": "mail"})
+    write(tmp_path / "org.yaml", data)
+    run(fake_org, path)
+    assert [(p["number"], p["title"]) for p in fleet.pulls.values()][-1] == (
+        2,
+        "feat(apps): add mail",
+    )
+    log = fleet.git("log", "--format=%s", f"main..{branch}").splitlines()
+    assert log == ["feat(apps): add mail"]  # on top of main, not the old branch
 
 
 class Killed(BaseException):
@@ -331,3 +359,44 @@ actions:
         assert line in err, f"{line!r} not in:\n{err}"
     assert fake_org.requests == []
     assert fake_org.write_count() == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["org.yaml"]  # nor locally
+
+
+@pytest.mark.slow
+def test_on_a_terminal_a_progress_bar_runs_below_the_plan(
+    fake_org: FakeGitHub, template_repo: Path, tmp_path: Path, secret_env: None
+) -> None:
+    import io
+    import sys
+
+    import pexpect
+
+    from tests.helpers import PROJECT_ROOT
+
+    path = write(tmp_path / "org.yaml", manifest(template_repo, ["web"]))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "TERM": "xterm",
+        "GITHUB_TOKEN": CANARY_TOKEN,
+        "SCAFFOLD_WRITE_INTERVAL": "0",
+    }
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "scaffold", "bootstrap", str(path), "--api-url", fake_org.url],
+        cwd=str(tmp_path),
+        env=env,
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(50, 160),
+    )
+    seen = io.StringIO()
+    child.logfile_read = seen
+    child.expect("scaffold bootstrap plan for acme")
+    child.expect(r"(fleet-infra|web): \w+.*\d/2")  # the bar: repo, step, done/total
+    child.expect("scaffold bootstrap: acme")  # the final table
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, seen.getvalue()
+    assert CANARY_TOKEN not in seen.getvalue()
+    assert SECRET_CANARY not in seen.getvalue()

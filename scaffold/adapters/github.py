@@ -725,3 +725,24 @@ class GitHubClient:
             permission="Secrets: write",
             not_found=f"repository {owner}/{repo} not found",
         )
+
+    def get_topics(self, owner: str, repo: str) -> list[str]:
+        """The repository's topics."""
+        data = self._object(
+            self.request(
+                "GET",
+                f"/repos/{owner}/{repo}/topics",
+                permission=METADATA_READ,
+                not_found=f"repository {owner}/{repo} not found",
+            )
+        )
+        return [str(name) for name in data.get("names") or []]
+
+    def replace_topics(self, owner: str, repo: str, names: list[str]) -> None:
+        """Replace the repository's topics with ``names``."""
+        self.request(
+            "PUT",
+            f"/repos/{owner}/{repo}/topics",
+            json={"names": names},
+            not_found=f"repository {owner}/{repo} not found",
+        )

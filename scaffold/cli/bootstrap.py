@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import tempfile
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,18 +14,29 @@ import typer
 from scaffold.cli.app import app, handle_errors
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pydantic import SecretStr
+
+    from scaffold.adapters.git import Git
+    from scaffold.adapters.templates import CopierTemplates
     from scaffold.services.bootstrap import BootstrapReport
+    from scaffold.services.manifest import Desired
+
+
+def _table(title: str) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
 
 
 def plan_table(report: BootstrapReport) -> Any:
     """The plan: one row per repo, its state and the steps that would run."""
-    from rich.table import Table
-
-    table = Table(
-        title=f"scaffold bootstrap plan for {report.org}", title_justify="left"
-    )
-    for column in ("repo", "kind", "state", "plan"):
-        table.add_column(column)
+    table = _table(f"scaffold bootstrap plan for {report.org}")
+    for column in ("repo", "kind", "state"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("plan", overflow="fold")
     for repo in report.repos:
         state = repo.state + (f" @ {repo.version}" if repo.version else "")
         if repo.outcome == "refused":
@@ -40,11 +50,11 @@ def plan_table(report: BootstrapReport) -> Any:
 
 def result_table(report: BootstrapReport) -> Any:
     """What was done: one row per repo with its outcome."""
-    from rich.table import Table
-
-    table = Table(title=f"scaffold bootstrap: {report.org}", title_justify="left")
-    for column in ("repo", "outcome", "done", "url"):
-        table.add_column(column)
+    table = _table(f"scaffold bootstrap: {report.org}")
+    for column in ("repo", "outcome"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("done", overflow="fold")
+    table.add_column("url", no_wrap=True)
     for repo in report.repos:
         done = repo.error if repo.error else "\n".join(repo.actions) or "-"
         urls = "\n".join([repo.url or "", *repo.pull_requests]).strip()
@@ -71,6 +81,34 @@ class _Bar:
     def __call__(self, repo: str, what: str, done: bool) -> None:
         self.progress.update(
             self.task, description=f"{repo}: {what}", advance=1 if done else 0
+        )
+
+
+def _run(desired: Desired, *, jobs: int, dry_run: bool, token: SecretStr, url: str,
+         interval: float, git: Git, templates: CopierTemplates, progress: _Bar | None,
+         on_plan: Callable[[BootstrapReport], None]) -> BootstrapReport:  # fmt: skip
+    """Compose the client, the worker processes and the sealing; run the service."""
+    from scaffold.adapters.github import GitHubClient
+    from scaffold.adapters.sealing import seal
+    from scaffold.services.bootstrap import ProcessRenderer, bootstrap
+
+    with (
+        tempfile.TemporaryDirectory(prefix="scaffold-copier-cache-") as cache,
+        ProcessRenderer(jobs, Path(cache)) as renderer,
+        GitHubClient(token=token, api_url=url, write_interval=interval) as client,
+    ):
+        return bootstrap(
+            desired,
+            forge=client,
+            git=git,
+            token=token,
+            templates=templates,
+            seal=seal,
+            jobs=jobs,
+            dry_run=dry_run,
+            progress=progress,
+            on_plan=on_plan,
+            renderer=renderer,
         )
 
 
@@ -111,16 +149,13 @@ def bootstrap_cmd(
         from rich.console import Console
 
         from scaffold.adapters.git import Git
-        from scaffold.adapters.github import GitHubClient
-        from scaffold.adapters.sealing import seal
         from scaffold.adapters.templates import CopierTemplates
         from scaffold.cli.protect import (
             api_url_from,
             token_from_env,
             write_interval_from,
         )
-        from scaffold.errors import ReposFailedError
-        from scaffold.services.bootstrap import ProcessRenderer, bootstrap
+        from scaffold.errors import Interrupted, ReposFailedError
         from scaffold.services.manifest import read_manifest, rules_from_templates
 
         env = os.environ
@@ -138,27 +173,21 @@ def bootstrap_cmd(
         def show_plan(plan: BootstrapReport) -> None:
             if not as_json:
                 console.print(plan_table(plan))
+            if bar is not None and not dry_run:
+                bar.progress.start()  # below the plan, until the work is done
 
-        live: AbstractContextManager[Any] = bar.progress if bar else nullcontext()
-        with (
-            tempfile.TemporaryDirectory(prefix="scaffold-copier-cache-") as cache,
-            ProcessRenderer(jobs, Path(cache)) as renderer,
-            GitHubClient(token=token, api_url=url, write_interval=interval) as client,
-            live,
-        ):
-            report = bootstrap(
-                desired,
-                forge=client,
-                git=git,
-                token=token,
-                templates=templates,
-                seal=seal,
-                jobs=jobs,
-                dry_run=dry_run,
-                progress=bar,
-                on_plan=show_plan,
-                renderer=renderer,
-            )
+        try:
+            report = _run(desired, jobs=jobs, dry_run=dry_run, token=token, url=url,
+                          interval=interval, git=git, templates=templates,
+                          progress=bar, on_plan=show_plan)  # fmt: skip
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "interrupted: some repos may be half done; run the same command "
+                "again, it picks up where this run stopped"
+            ) from None
+        finally:
+            if bar is not None:
+                bar.progress.stop()
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
         elif dry_run:

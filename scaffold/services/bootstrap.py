@@ -11,11 +11,13 @@ in the fleet with :func:`scaffold.services.fleet.register_app`, like
 ``new app --infra``), push the default branch, protect it
 (:func:`scaffold.services.protect.protect`), set variables and sealed secrets.
 
-After the first push a default branch is never pushed again: an app added later
-is registered in the fleet through a pull request (branch
-``scaffold/bootstrap/add-<app>``). Every step is read back on the next run, so a
-rerun of an unchanged manifest writes nothing and a run killed anywhere converges
-on the next one. Secrets cannot be read back: one that exists is left alone.
+After the first push a default branch is never pushed again: apps added later
+are registered in the fleet through one pull request (branch
+``scaffold/bootstrap/register-apps``, extended by later runs; the registrations
+rewrite shared access blocks, so one pull request per app would conflict). Every
+step is read back on the next run, so a rerun of an unchanged manifest writes
+nothing and a run killed anywhere converges on the next one. Secrets cannot be
+read back: one that exists is left alone.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ from pydantic import SecretStr
 
 from scaffold.adapters.git import Git
 from scaffold.errors import ScaffoldError, TemplateError, UsageError
-from scaffold.layout import ANSWERS_FILE
+from scaffold.layout import ANSWERS_FILE, FLEET_APPS_DIR
 from scaffold.models import RepoKind, TemplateSource
-from scaffold.services.fleet import answers_file_for, register_app
+from scaffold.services.discovery import normalize_src
+from scaffold.services.fleet import register_app
 from scaffold.services.manifest import Desired, RepoSpec
 from scaffold.services.new import NewRenderer, check_git_identity, create_repo
 from scaffold.services.protect import (
@@ -51,7 +54,8 @@ from scaffold.services.protect import (
     settings_from_text,
 )
 
-BRANCH_PREFIX = "scaffold/bootstrap/add-"
+# apps added to an existing fleet: one rolling pull request from this branch
+REGISTER_BRANCH = "scaffold/bootstrap/register-apps"
 WORKFLOWS_DIR = ".github/workflows"
 _USES = re.compile(r"\b(vars|secrets)\.([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -95,7 +99,15 @@ class OrgForge(Forge, Protocol):
         draft: bool = False,
     ) -> dict[str, Any]: ...
 
+    def update_pull(
+        self, owner: str, repo: str, number: int, fields: dict[str, Any]
+    ) -> dict[str, Any]: ...
+
     def list_variables(self, owner: str, repo: str) -> dict[str, str]: ...
+
+    def get_topics(self, owner: str, repo: str) -> list[str]: ...
+
+    def replace_topics(self, owner: str, repo: str, names: list[str]) -> None: ...
 
     def set_variable(
         self, owner: str, repo: str, name: str, value: str, *, exists: bool
@@ -128,9 +140,10 @@ class State(StrEnum):
 class StepKind(StrEnum):
     CREATE = "create"
     PUSH = "push"
-    REGISTER = "register"  # app in the fleet's first commit
-    PULL_REQUEST = "pull-request"  # app registered in the fleet through a PR
+    REGISTER = "register"  # app in the fleet's first commit, or on REGISTER_BRANCH
+    PULL_REQUEST = "pull-request"  # open (or refresh) the fleet's registration PR
     PROTECT = "protect"
+    TOPICS = "topics"
     VARIABLE = "variable"
     SECRET = "secret"
 
@@ -156,7 +169,10 @@ class RepoPlan:
     version: str | None = None  # the template version it was generated at
     reason: str | None = None  # why it is refused
     pending: list[str] = field(default_factory=list)  # open PRs already there
-    branches: set[str] = field(default_factory=set)  # remote branch names
+    branch_sha: str | None = None  # REGISTER_BRANCH on the remote
+    pull_number: int | None = None  # its open pull request
+    branch_fresh: bool = False  # REGISTER_BRANCH restarts from the default branch
+    unmerged: list[str] = field(default_factory=list)  # apps not on the default branch
     uses: set[str] | None = None  # Actions names its workflows use (None: all)
 
 
@@ -345,8 +361,20 @@ class ProcessRenderer:
 # --- plan ------------------------------------------------------------------------
 
 
+def _topics_step(ctx: _Context, plan: RepoPlan, *, live: bool) -> None:
+    """Topics, when the manifest names any (otherwise they are left alone)."""
+    wanted = list(plan.spec.topics)
+    if not wanted:
+        return
+    if live and sorted(ctx.forge.get_topics(ctx.org, plan.spec.name)) == wanted:
+        return
+    plan.steps.append(Step(kind=StepKind.TOPICS, target=", ".join(wanted)))
+
+
 def _actions_steps(ctx: _Context, plan: RepoPlan, *, live: bool) -> None:
-    """Variable and secret steps (``live``: compare with what the repo has)."""
+    """Topic, variable and secret steps (``live``: compare with what the repo
+    has)."""
+    _topics_step(ctx, plan, live=live)
     wanted_vars = {
         k: v
         for k, v in ctx.desired.variables.items()
@@ -410,11 +438,8 @@ def _plan_repo(ctx: _Context, spec: RepoSpec) -> RepoPlan:
         _actions_steps(ctx, plan, live=False)
         return plan
     url, clone_url = str(live.get("html_url") or ""), str(live.get("clone_url"))
-    refs = ctx.remote(clone_url).ls_remote(clone_url)
-    branches = {
-        r.removeprefix("refs/heads/") for r in refs if r.startswith("refs/heads/")
-    }
-    if not refs:
+    text = ctx.forge.get_file(ctx.org, name, ANSWERS_FILE)
+    if text is None and not ctx.remote(clone_url).ls_remote(clone_url):
         plan = RepoPlan(spec=spec, state=State.EMPTY, url=url, clone_url=clone_url,
                         uses=None)  # fmt: skip
         plan.steps += [
@@ -423,9 +448,7 @@ def _plan_repo(ctx: _Context, spec: RepoSpec) -> RepoPlan:
         ]
         _actions_steps(ctx, plan, live=True)
         return plan
-    plan = RepoPlan(spec=spec, state=State.FOREIGN, url=url, clone_url=clone_url,
-                    branches=branches)  # fmt: skip
-    text = ctx.forge.get_file(ctx.org, name, ANSWERS_FILE)
+    plan = RepoPlan(spec=spec, state=State.FOREIGN, url=url, clone_url=clone_url)
     if text is None:
         plan.reason = f"has commits but no {ANSWERS_FILE}; not generated by scaffold"
         return plan
@@ -437,7 +460,7 @@ def _plan_repo(ctx: _Context, spec: RepoSpec) -> RepoPlan:
         plan.reason = f"{ANSWERS_FILE} is not a YAML mapping"
         return plan
     source = ctx.desired.source.url
-    if str(answers.get("_src_path")) != source:
+    if normalize_src(str(answers.get("_src_path"))) != normalize_src(source):
         plan.reason = (
             f"generated from {answers.get('_src_path')!r}, not from this "
             f"template ({source})"
@@ -489,18 +512,42 @@ def _plan_registrations(ctx: _Context, fleet: RepoPlan, apps: list[RepoPlan]) ->
         ]
         return
     name = fleet.spec.name
-    for app in wanted:
-        if ctx.forge.get_file(ctx.org, name, answers_file_for(app.name)) is not None:
-            continue
-        branch = BRANCH_PREFIX + app.name
-        pulls = ctx.forge.list_pulls(ctx.org, name, head=branch)
-        if pulls:
-            fleet.pending.append(str(pulls[0].get("html_url")))
-            continue
-        detail = "branch pushed" if branch in fleet.branches else "new branch"
+    present = _app_dirs(ctx, name, None)
+    missing = [app.name for app in wanted if app.name not in present]
+    if not missing:
+        return
+    assert fleet.clone_url is not None
+    ref = f"refs/heads/{REGISTER_BRANCH}"
+    fleet.branch_sha = (
+        ctx.remote(fleet.clone_url).ls_remote(fleet.clone_url, ref).get(ref)
+    )
+    on_branch = _app_dirs(ctx, name, REGISTER_BRANCH) if fleet.branch_sha else set()
+    pulls = ctx.forge.list_pulls(ctx.org, name, head=REGISTER_BRANCH)
+    if not pulls and on_branch <= present:  # merged long ago: start it afresh
+        fleet.branch_fresh, on_branch = True, set()
+    if pulls:
+        fleet.pending.append(str(pulls[0].get("html_url")))
+        fleet.pull_number = int(pulls[0]["number"])
+    fleet.unmerged = missing
+    to_push = [a for a in missing if a not in on_branch]
+    fleet.steps += [
+        Step(kind=StepKind.REGISTER, target=a, detail=f"on {REGISTER_BRANCH}")
+        for a in to_push
+    ]
+    if not pulls or to_push:
         fleet.steps.append(
-            Step(kind=StepKind.PULL_REQUEST, target=app.name, detail=detail)
-        )
+            Step(kind=StepKind.PULL_REQUEST, target=", ".join(missing),
+                 detail="refresh" if pulls else "open")
+        )  # fmt: skip
+
+
+def _app_dirs(ctx: _Context, fleet: str, ref: str | None) -> set[str]:
+    """Apps registered in the fleet at ``ref`` (``add_app`` refuses an app whose
+    directory exists: that is "registered")."""
+    listing = ctx.forge.get_contents(ctx.org, fleet, FLEET_APPS_DIR, ref=ref)
+    if not isinstance(listing, list):
+        return set()
+    return {str(e.get("name")) for e in listing if e.get("type") == "dir"}
 
 
 def make_plan(ctx: _Context, jobs: int) -> list[RepoPlan]:
@@ -531,8 +578,9 @@ class _Writes:
 
 
 def _render(ctx: _Context, plan: RepoPlan, regs: list[RepoSpec]) -> Path:
-    """Render the repo as ``scaffold new`` does (apps registered as
-    ``new app --infra`` does); return the committed work tree."""
+    """Render the repo as ``scaffold new`` does and register ``regs`` in it one
+    after the other as ``new app --infra`` does (each registration also rewrites
+    the fleet's shared access blocks); return the committed work tree."""
     dest = ctx.workdir / plan.spec.name
     ctx.render(RenderJob(spec=plan.spec, regs=tuple(regs), source=ctx.desired.source,
                          dest=dest))  # fmt: skip
@@ -560,6 +608,9 @@ def _protect(ctx: _Context, plan: RepoPlan, tree: Path | None, log: _Writes) -> 
 
 def _set_actions(ctx: _Context, plan: RepoPlan, log: _Writes) -> None:
     name = plan.spec.name
+    if any(s.kind is StepKind.TOPICS for s in plan.steps):
+        ctx.forge.replace_topics(ctx.org, name, list(plan.spec.topics))
+        log.done(f"topics {', '.join(plan.spec.topics)}")
     uses = plan.uses
     steps = [
         s
@@ -621,40 +672,49 @@ def _push_new(
     return tree
 
 
-def _open_pulls(ctx: _Context, plan: RepoPlan, apps: dict[str, RepoSpec],
-                result: RepoResult, log: _Writes) -> None:  # fmt: skip
-    """Register apps in an existing fleet through one pull request each."""
+def _open_pull(ctx: _Context, plan: RepoPlan, apps: dict[str, RepoSpec],
+               result: RepoResult, log: _Writes) -> None:  # fmt: skip
+    """Register apps in an existing (protected) fleet through one pull request
+    from REGISTER_BRANCH: missing registrations are committed on that branch
+    (never on the default branch), then the pull request is opened or its title
+    refreshed."""
+    if plan.state is not State.GENERATED:
+        return
     fleet = plan.spec
+    to_push = [apps[s.target] for s in plan.steps if s.kind is StepKind.REGISTER]
+    if not to_push and not any(s.kind is StepKind.PULL_REQUEST for s in plan.steps):
+        return
     assert plan.clone_url is not None
     remote = ctx.remote(plan.clone_url)
-    for step in plan.steps:
-        if step.kind is not StepKind.PULL_REQUEST:
-            continue
-        app = apps[step.target]
-        branch = BRANCH_PREFIX + app.name
-        ctx.progress(fleet.name, f"pull request for {app.name}", False)
-        if branch not in plan.branches:
-            work = ctx.workdir / f"{fleet.name}-{app.name}"
-            remote.clone_remote(
-                plan.clone_url, work, branch=fleet.default_branch, depth=1
-            )
-            ctx.render(RenderJob(spec=fleet, regs=(app,), source=ctx.desired.source,
-                                 dest=work, into_existing=True))  # fmt: skip
-            remote.push(work, plan.clone_url, local="HEAD", branch=branch, expect=None)
-            log.done(f"pushed branch {branch}")
-        pull = ctx.forge.create_pull(
-            ctx.org,
-            fleet.name,
-            title=f"feat(apps): add {app.name}",
-            head=branch,
-            base=fleet.default_branch,
-            body=f"Registers the app `{app.name}` ({ctx.org}/{app.name}) in this "
-            "fleet, as `scaffold new app --infra` does. Opened by "
-            "`scaffold bootstrap`.",
+    if to_push:
+        ctx.progress(fleet.name, f"registering {len(to_push)} app(s)", False)
+        work = ctx.workdir / f"{fleet.name}-registrations"
+        keep = plan.branch_sha and not plan.branch_fresh
+        base = REGISTER_BRANCH if keep else fleet.default_branch
+        remote.clone_remote(plan.clone_url, work, branch=base, depth=1)
+        ctx.render(RenderJob(spec=fleet, regs=tuple(to_push), source=ctx.desired.source,
+                             dest=work, into_existing=True))  # fmt: skip
+        remote.push(work, plan.clone_url, local="HEAD", branch=REGISTER_BRANCH,
+                    expect=plan.branch_sha)  # fmt: skip
+        log.done(f"pushed {REGISTER_BRANCH} (+{', '.join(a.name for a in to_push)})")
+    names = ", ".join(plan.unmerged)
+    title = f"feat(apps): add {names}"
+    body = (
+        f"Registers the app(s) {names} of `{ctx.org}` in this fleet, as "
+        "`scaffold new app --infra` does. Opened by `scaffold bootstrap`; a later "
+        "run adds the apps the manifest gains to this pull request."
+    )
+    if plan.pull_number is None:
+        pull = ctx.forge.create_pull(ctx.org, fleet.name, title=title,
+                                     head=REGISTER_BRANCH, base=fleet.default_branch,
+                                     body=body)  # fmt: skip
+        result.pull_requests.append(str(pull.get("html_url")))
+        log.done(f"opened pull request #{pull.get('number')}")
+    else:
+        ctx.forge.update_pull(
+            ctx.org, fleet.name, plan.pull_number, {"title": title, "body": body}
         )
-        url = str(pull.get("html_url"))
-        result.pull_requests.append(url)
-        log.done(f"opened pull request {url}")
+        log.done(f"refreshed pull request #{plan.pull_number}")
 
 
 def _apply_repo(ctx: _Context, plan: RepoPlan, regs: list[RepoSpec],
@@ -685,7 +745,7 @@ def _apply_repo(ctx: _Context, plan: RepoPlan, regs: list[RepoSpec],
             _protect(ctx, plan, tree, log)
         ctx.progress(spec.name, "actions variables and secrets", False)
         _set_actions(ctx, plan, log)
-        _open_pulls(ctx, plan, apps, result, log)
+        _open_pull(ctx, plan, apps, result, log)
     except (ScaffoldError, OSError) as exc:
         result.outcome, result.error = "failed", str(exc)
         ctx.progress(spec.name, "failed", True)
@@ -761,11 +821,12 @@ def bootstrap(
         except UsageError as exc:
             raise UsageError(f"bootstrap: {exc}") from None
     fleet, app_plans = plans[0], plans[1:]
+    first_commit = fleet.state in {State.NEW, State.EMPTY}
     regs = [
         p.spec
         for p in app_plans
-        if any(s.kind is StepKind.REGISTER and s.target == p.spec.name
-               for s in fleet.steps)
+        if first_commit and any(s.kind is StepKind.REGISTER and s.target == p.spec.name
+                                for s in fleet.steps)
     ]  # fmt: skip
     apps = {p.spec.name: p.spec for p in app_plans}
     with tempfile.TemporaryDirectory(prefix="scaffold-bootstrap-") as tmp:

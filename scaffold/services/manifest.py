@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -28,6 +28,8 @@ from scaffold.services.fleet import app_name_problem, fleet_app_data
 # GitHub: letters, digits and '_'; not starting with a digit or GITHUB_
 _ACTIONS_NAME = r"^(?!GITHUB_)(?![0-9])[A-Za-z0-9_]+$"
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# GitHub: lowercase letters, digits and '-', at most 50 characters, 20 per repo
+Topic = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$")]
 # answers bootstrap sets itself, and from what
 _SET_BY_BOOTSTRAP = {"name": "the repo's name", "owner": "org", KIND_KEY: "the section"}
 
@@ -50,12 +52,14 @@ class ActionsSpec(_Strict):
 class FleetSpec(_Strict):
     name: str
     answers: dict[str, Any] = {}
+    topics: list[Topic] = Field(default=[], max_length=20)
 
 
 class AppSpec(_Strict):
     name: str
     answers: dict[str, Any] = {}
     fleet: dict[str, Any] = {}  # answers of this app's registration in the fleet
+    topics: list[Topic] = Field(default=[], max_length=20)
 
 
 class Manifest(_Strict):
@@ -64,6 +68,7 @@ class Manifest(_Strict):
     ref: str | None = None
     visibility: Literal["private", "internal", "public"] = "private"
     defaults: dict[str, Any] = {}
+    topics: list[Topic] = Field(default=[], max_length=20)  # on every repo
     fleet: FleetSpec
     apps: list[AppSpec] = []
     actions: ActionsSpec = ActionsSpec()
@@ -101,6 +106,7 @@ class RepoSpec:
     kind: RepoKind
     answers: dict[str, Any]  # without repo_kind; defaults filled in
     fleet_answers: dict[str, Any] = field(default_factory=dict)  # apps only
+    topics: tuple[str, ...] = ()  # sorted; empty: topics are left alone
 
     @property
     def default_branch(self) -> str:
@@ -418,12 +424,19 @@ def _check_repos(
             )
     if manifest is None or fleet_spec is None or len(apps) != len(raw_apps):
         return None
+
+    def topics(own: list[str]) -> tuple[str, ...]:
+        return tuple(sorted({*manifest.topics, *own}))
+
     return Desired(
         org=manifest.org,
         visibility=manifest.visibility,
         source=source,
-        fleet=fleet_spec,
-        apps=tuple(apps),
+        fleet=replace(fleet_spec, topics=topics(manifest.fleet.topics)),
+        apps=tuple(
+            replace(spec, topics=topics(entry.topics))
+            for spec, entry in zip(apps, manifest.apps, strict=True)
+        ),
         variables={k: str(v) for k, v in manifest.actions.variables.items()},
         secrets={k: SecretStr(env[v.env]) for k, v in manifest.actions.secrets.items()},
     )
