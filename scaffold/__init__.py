@@ -4,4 +4,4 @@ The package version equals the template version: templates are released as the g
 tag ``v<__version__>`` of the repository that holds this package.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -18,6 +18,11 @@ FLEET_APPS_DIR: Final = "apps"
 # Where an app's per-env overlay lives in a fleet; release pipelines set the image
 # tag of the dev overlay there (`kustomize edit set image` / images[0].newTag).
 FLEET_APP_OVERLAY: Final = "apps/{name}/overlays/{env}"
+# The immutable image tag an app repo's release workflow pushes for a commit
+# (docker/metadata-action `type=sha,format=long`). `scaffold new app --infra`
+# registers the app in the fleet at the tag of the app repo's first commit, the image
+# the first push to the default branch builds.
+IMAGE_TAG: Final = "sha-{commit}"
 # Flux fleets: one Kustomization per app and env.
 FLUX_APP_KUSTOMIZATION: Final = "clusters/{env}/apps/{name}.yaml"
 GITOPS_ENGINES: Final = ("flux", "argocd")

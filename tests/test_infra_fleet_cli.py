@@ -340,7 +340,7 @@ def test_updating_the_fleet_keeps_its_apps(tmp_path: Path) -> None:
         tpl / "templates/infra/infrastructure" / controllers / "kyverno.yaml.jinja"
     )
     kyverno.write_text(
-        kyverno.read_text().replace('version: "3.4.4"', 'version: "3.4.5"')
+        kyverno.read_text().replace('version: "3.8.2"', 'version: "3.8.3"')
     )
     commit_all(tpl, "v0.2.0")
     git(tpl, "tag", "v0.2.0")

@@ -20,9 +20,12 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+import yaml
 
 from scaffold.errors import ToolMissingError
 
@@ -170,4 +173,36 @@ class Kustomize:
         stderr = result.stderr.replace(tmp, GENERATED)
         return BuildResult(
             result.returncode, result.stdout, stderr, result.seconds, base=tmp
+        )
+
+    def build_without_generators(
+        self, repo: Path, kustomization: Path, generators: Sequence[str]
+    ) -> BuildResult:
+        """Build the root of the ``kustomization`` file (inside ``repo``) with the
+        ``generators:`` entries ``generators`` left out, from a temporary copy of
+        ``repo`` (the repo itself is never modified); origins and messages name the
+        repo's files, as :meth:`build` does."""
+        with tempfile.TemporaryDirectory(prefix="scaffold-check-") as tmp:
+            copy = Path(tmp) / "repo"
+            shutil.copytree(
+                repo, copy, symlinks=True, ignore=shutil.ignore_patterns(".git")
+            )
+            kfile = copy / kustomization.relative_to(repo)
+            data = yaml.safe_load(kfile.read_text(encoding="utf-8")) or {}
+            kept = [g for g in data.get("generators") or [] if g not in generators]
+            if kept:
+                data["generators"] = kept
+            else:
+                data.pop("generators", None)
+            kfile.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+            result = self.build(kfile.parent)
+        base = result.base or tmp
+        old = os.path.relpath(copy.resolve(), base) + os.sep
+        new = os.path.relpath(repo.resolve(), base) + os.sep
+        return BuildResult(
+            result.returncode,
+            result.stdout.replace(old, new),
+            result.stderr.replace(str(copy), str(repo)),
+            result.seconds,
+            base=result.base,
         )

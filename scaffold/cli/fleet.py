@@ -22,6 +22,9 @@ from scaffold.layout import FLEET_APPS_DIR, FLUX_APP_KUSTOMIZATION, OIDC_SECRET_
 if TYPE_CHECKING:
     from scaffold.services.fleet import AddedApp
 
+#: the registry token of an image pull Secret (never an option: it would be logged)
+REGISTRY_TOKEN_ENV = "SCAFFOLD_REGISTRY_TOKEN"
+
 fleet_app = typer.Typer(
     name="fleet",
     help="Work inside a fleet (infra) repo: register apps, add encrypted secrets.",
@@ -58,8 +61,8 @@ def add_app_command(
             "--set",
             metavar="KEY=VALUE",
             help="Answer KEY=VALUE (repeatable): name, app_image, app_tag, "
-            "container_port, replicas, health_path, autoscaling, description, "
-            "team, team_group.",
+            "container_port, replicas, health_path, ready_path, autoscaling, "
+            "image_pull_secret, description, team, team_group.",
         ),
     ] = None,
     answers: Annotated[
@@ -81,22 +84,39 @@ def add_app_command(
     no_commit: Annotated[
         bool, typer.Option("--no-commit", help="Write the files but do not commit.")
     ] = False,
+    registry_username: Annotated[
+        str | None,
+        typer.Option(
+            "--registry-username",
+            metavar="USER",
+            help="Registry user of the image pull Secret (image_pull_secret in a "
+            f"SOPS fleet); the token comes from ${REGISTRY_TOKEN_ENV}.",
+        ),
+    ] = None,
 ) -> None:
     """Register an app in a fleet, also a third-party image without an app repo."""
+    from scaffold.adapters.sops import Sops
     from scaffold.adapters.templates import CopierTemplates
     from scaffold.config import resolve_template
-    from scaffold.services.fleet import add_app
+    from scaffold.services.fleet import PullSecretMaker, RegistryAuth, add_app
 
     with handle_errors():
         data = {**load_answers(answers), **parse_set(set_ or [])}
         source = resolve_template(template, ref, os.environ)
         git = Git()
+        token = os.environ.get(REGISTRY_TOKEN_ENV)
+        auth = (
+            RegistryAuth(username=registry_username, token=token)
+            if registry_username and token
+            else None
+        )
         added = add_app(
             fleet_path=fleet,
             answers=data,
             source=source,
             templates=CopierTemplates(git=git),
             git=None if no_commit else git,
+            pull_secrets=PullSecretMaker(encryptor=Sops(), auth=auth),
         )
         typer.echo(added_summary(added))
 

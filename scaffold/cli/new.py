@@ -154,6 +154,11 @@ def generate(
     )
 
     given = merge_kind(kind.value if kind else None, given)
+    if infra is not None and given.get(KIND_KEY) == "app":
+        from scaffold.services.fleet import app_answers_for, read_fleet
+
+        # infra_repo is the fleet's own: never asked, a different one is an error
+        given = app_answers_for(read_fleet(infra, field="--infra"), given)
     git = Git()
     templates = CopierTemplates(git=git)
     source = with_default_ref(

@@ -7,6 +7,8 @@ all apps' answers."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import secrets as _secrets
 import shutil
@@ -33,8 +35,10 @@ from scaffold.layout import (
     DEFAULT_BRANCH,
     DEFAULT_ENVIRONMENTS,
     FLEET_APP_KIND,
+    FLEET_APP_OVERLAY,
     FLEET_APPS_DIR,
     GITOPS_ENGINES,
+    IMAGE_TAG,
     RESERVED_APP_NAMES,
     SECRETS_MODES,
 )
@@ -203,6 +207,29 @@ def sync_fleet_access(fleet: Fleet) -> list[str]:
     )
 
 
+def repo_of(fleet: Fleet) -> str:
+    """The fleet's GitHub repository, owner/name (from its answers)."""
+    return f"{fleet.owner}/{fleet.name}"
+
+
+def app_answers_for(fleet: Fleet, answers: dict[str, Any]) -> dict[str, Any]:
+    """``answers`` of an app repo that deploys through ``fleet``: its ``infra_repo``
+    (where the release workflow opens promotion PRs) is the fleet's own repository.
+
+    A different explicit ``infra_repo`` is an error (GitHub names compare
+    case-insensitively).
+    """
+    expected = repo_of(fleet)
+    given = answers.get("infra_repo")
+    if given not in (None, "") and str(given).lower() != expected.lower():
+        raise InvalidAnswerError(
+            key="infra_repo",
+            rule=f"must be {expected}, the fleet given with --infra "
+            f"(owner/name from its {ANSWERS_FILE}), not {given}",
+        )
+    return {**answers, "infra_repo": expected}
+
+
 def preflight_new_app(
     infra: Path, kind: str, answers: dict[str, Any], *, git: Git | None
 ) -> Fleet:
@@ -221,14 +248,19 @@ def register_app(
     git: Git | None,
     extra: dict[str, Any] | None = None,
     author: str | None = None,
+    app_commit: str | None = None,
 ) -> AddedApp:
     """Register an app repo (by its answers) in the fleet at ``fleet_path``.
 
     The fleet answers come from :func:`fleet_answers_from_app`; ``extra`` adds or
     overrides fleet-app answers (e.g. ``replicas``). ``scaffold new app --infra``
     and ``scaffold bootstrap`` both register apps through this function.
+    ``app_commit`` (the app repo's first commit) sets the tag every env deploys.
     """
-    answers = {**fleet_answers_from_app(app_answers), **(extra or {})}
+    answers = {
+        **fleet_answers_from_app(app_answers, commit=app_commit),
+        **(extra or {}),
+    }
     return add_app(
         fleet_path=fleet_path,
         answers=answers,
@@ -239,9 +271,17 @@ def register_app(
     )
 
 
-def fleet_answers_from_app(app_answers: dict[str, Any]) -> dict[str, Any]:
-    """Answers for the fleet-app template derived from an app repo's answers."""
+def fleet_answers_from_app(
+    app_answers: dict[str, Any], *, commit: str | None = None
+) -> dict[str, Any]:
+    """Answers for the fleet-app template derived from an app repo's answers.
+
+    ``commit`` (the app repo's first commit) sets the tag every env deploys at first:
+    ``sha-<commit>``, the image the app's release workflow builds on the first push.
+    """
     result: dict[str, Any] = {}
+    if commit:
+        result["app_tag"] = IMAGE_TAG.format(commit=commit)
     for key in ("name", "description", "container_port", "codeowners"):
         if key in app_answers:
             result[key] = app_answers[key]
@@ -316,6 +356,73 @@ def _check_known(answers: dict[str, Any], questions: list[Question]) -> None:
             )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistryAuth:
+    """Credentials of a private registry (the token comes from the environment)."""
+
+    username: str
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PullSecretMaker:
+    """What :func:`add_app` needs to write an app's SOPS-encrypted pull Secrets."""
+
+    encryptor: Encryptor
+    auth: RegistryAuth | None
+
+
+def pull_secret_manifest(
+    *, name: str, namespace: str, image: str, auth: RegistryAuth
+) -> str:
+    """A ``kubernetes.io/dockerconfigjson`` Secret for ``image``'s registry
+    (plaintext: kept in memory and handed to sops, never written)."""
+    server = image.split("/", 1)[0]
+    pair = base64.b64encode(f"{auth.username}:{auth.token}".encode()).decode()
+    config = {"auths": {server: {"username": auth.username, "auth": pair}}}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": json.dumps(config, sort_keys=True)},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def pull_secret_file(app: str, env: str, name: str) -> str:
+    """Where an app's SOPS-encrypted pull Secret of ``env`` lives (fleet-relative)."""
+    return f"{FLEET_APP_OVERLAY.format(name=app, env=env)}/{name}.sops.yaml"
+
+
+def _write_pull_secrets(
+    staging: Path, fleet: Fleet, answers: dict[str, Any], maker: PullSecretMaker | None
+) -> None:
+    name = str(answers.get("image_pull_secret") or "")
+    if not name or fleet.secrets != "sops":
+        return
+    if maker is None or maker.auth is None:
+        raise UsageError(
+            "image_pull_secret: the fleet encrypts the pull Secret with SOPS and "
+            "needs the registry credentials (--registry-username and the token "
+            "in the environment)"
+        )
+    app = str(answers["name"])
+    for env in fleet.environments:
+        rel = pull_secret_file(app, env, name)
+        plaintext = pull_secret_manifest(
+            name=name,
+            namespace=f"{app}-{env}",
+            image=str(answers["app_image"]),
+            auth=maker.auth,
+        )
+        encrypted = maker.encryptor.encrypt_yaml(
+            plaintext, root=fleet.path, filename=rel
+        )
+        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+        (staging / rel).write_text(encrypted, encoding="utf-8")
+
+
 def add_app(
     *,
     fleet_path: Path,
@@ -324,12 +431,15 @@ def add_app(
     templates: FleetAppRenderer,
     git: Git | None,
     author: str | None = None,
+    pull_secrets: PullSecretMaker | None = None,
 ) -> AddedApp:
     """Render the fleet-app template for ``answers['name']`` into the fleet.
 
     Renders into a temporary directory first and copies the result in only when
     everything succeeded, so a bad answer writes nothing. With ``git`` and a fleet
     that is a git work tree, the fleet must be clean and the app is committed.
+    With ``image_pull_secret`` in a SOPS fleet, ``pull_secrets`` encrypts one
+    pull Secret per env into the app's overlays (nothing in plaintext on disk).
     """
     fleet = read_fleet(fleet_path)
     name = check_app_name(fleet, answers.get("name"))
@@ -345,6 +455,7 @@ def add_app(
     with tempfile.TemporaryDirectory(prefix=f"scaffold-app-{name}-") as tmp:
         staging = Path(tmp) / "out"
         final = templates.render(source, staging, data, answers_file=answers_file)
+        _write_pull_secrets(staging, fleet, final, pull_secrets)
         files = sorted(
             str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
         )

@@ -21,13 +21,15 @@ from scaffold.adapters.git import Git, parse_ident
 from scaffold.adapters.templates import Rendered
 from scaffold.config import is_local
 from scaffold.errors import DestinationExistsError, UsageError
-from scaffold.layout import DEFAULT_BRANCH
+from scaffold.layout import DEFAULT_BRANCH, IMAGE_TAG
 from scaffold.models import GeneratedRepo, Question, RepoKind, TemplateSource
 from scaffold.services.answers import AnswerRules, merge_kind
 from scaffold.services.fleet import (
     AddedApp,
     FleetAppRenderer,
+    app_answers_for,
     preflight_new_app,
+    read_fleet,
     register_app,
 )
 
@@ -180,6 +182,16 @@ def next_steps(dest: Path, answers: dict[str, Any], *, git: bool) -> list[str]:
     return steps
 
 
+def local_source_note(url: str) -> str:
+    """Why a repo generated from a local template path cannot pass its CI."""
+    return (
+        f"template source {url} is a local path: the generated scaffold-check job "
+        "installs scaffold from the template source the repo records, so it fails "
+        "until the repo is generated from the template's git URL "
+        "(scaffold new --template <git URL>)"
+    )
+
+
 def create_repo(
     *,
     kind: RepoKind,
@@ -203,7 +215,8 @@ def create_repo(
     ``confirm`` asks before a work tree with uncommitted changes goes (see
     :func:`check_destination`).
     """
-    local_source = (Path(source.url),) if is_local(source.url) else ()
+    local_urls = [source.url] if is_local(source.url) else []
+    local_source = tuple(Path(url) for url in local_urls)
     dest = check_destination(
         dest, force=force, keep=local_source, git=probe or git, confirm=confirm
     )
@@ -236,7 +249,7 @@ def create_repo(
         template=source,
         commit=commit,
         next_steps=next_steps(dest, rendered.answers, git=git is not None),
-        notes=rendered.notes,
+        notes=[*rendered.notes, *map(local_source_note, local_urls)],
     )
 
 
@@ -271,6 +284,22 @@ class NewResult:
     registered: AddedApp | None = None
 
 
+def infra_answers(
+    infra: Path, kind: str, answers: dict[str, Any], options: NewOptions
+) -> dict[str, Any]:
+    """``answers`` of an app registered in the fleet ``infra`` (``new app --infra``):
+    ``infra_repo`` is the fleet's own (a different one is an error), and the app
+    repo needs its first commit, whose image every env of the fleet deploys."""
+    if kind != "app":
+        raise UsageError("--infra: only `scaffold new app` can register into a fleet")
+    if not options.commit:
+        raise UsageError(
+            "--infra: the fleet deploys the image of the app repo's first commit "
+            f"({IMAGE_TAG}, built by its first push); drop --no-git"
+        )
+    return app_answers_for(read_fleet(infra, field="--infra"), answers)
+
+
 def run_new(
     options: NewOptions,
     *,
@@ -286,13 +315,15 @@ def run_new(
     """
     rules = rules or AnswerRules(templates.questions(options.source))
     commit_git = git if options.commit else None
+    answers = options.answers
     if options.infra is not None:
-        complete = rules.require(merge_kind(options.kind.value, options.answers))
+        answers = infra_answers(options.infra, options.kind.value, answers, options)
+        complete = rules.require(merge_kind(options.kind.value, answers))
         preflight_new_app(options.infra, options.kind.value, complete, git=git)
     repo = create_repo(
         kind=options.kind,
         dest=options.dest,
-        answers=options.answers,
+        answers=answers,
         source=options.source,
         templates=templates,
         git=commit_git,
@@ -310,5 +341,6 @@ def run_new(
             source=options.source,
             templates=templates,
             git=commit_git,
+            app_commit=repo.commit,
         )
     return NewResult(repo=repo, registered=registered)

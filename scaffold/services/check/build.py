@@ -51,6 +51,10 @@ class Builder(Protocol):
 
     def build(self, root: Path) -> BuildOutput: ...
 
+    def build_without_generators(
+        self, repo: Path, kustomization: Path, generators: Sequence[str]
+    ) -> BuildOutput: ...
+
 
 @dataclass(slots=True)
 class Target:

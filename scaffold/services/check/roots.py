@@ -17,6 +17,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from scaffold.services.check.sources import KUSTOMIZATION_FILES, SourceFile
 
 #: Fields whose entries are kustomization directories or resource files.
@@ -140,6 +142,27 @@ class KustomizationRoot:
     @property
     def file_rel(self) -> str:
         return self.source.rel
+
+    def ksops_generators(self) -> list[str]:
+        """``generators:`` entries that are KSOPS generator files (decrypting needs
+        a key; never run offline)."""
+        found = []
+        values = self.data.get("generators")
+        for value in values if isinstance(values, list) else []:
+            path = self.dir / str(value)
+            if not isinstance(value, str) or not path.is_file():
+                continue
+            try:
+                doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue
+            if (
+                isinstance(doc, dict)
+                and doc.get("kind") == "ksops"
+                and str(doc.get("apiVersion", "")).startswith("viaduct.ai/")
+            ):
+                found.append(value)
+        return found
 
     def line_of(self, path: Path_) -> int | None:
         doc = self.source.documents[0] if self.source.documents else None

@@ -27,6 +27,7 @@ class RuleId(StrEnum):
     KUSTOMIZE_OUTSIDE_REPO = "kustomize-outside-repo"
     KUSTOMIZE_DEPRECATED = "kustomize-deprecated"
     KUSTOMIZE_REMOTE = "kustomize-remote"
+    KUSTOMIZE_GENERATOR_SKIPPED = "kustomize-generator-skipped"
     HELM_CHART = "helm-chart"
     SCHEMA_INVALID = "schema-invalid"
     SCHEMA_MISSING = "schema-missing"

@@ -1,0 +1,97 @@
+"""Issue 8 §9: alerts reach someone. Alertmanager routes every alert (but the
+Watchdog heartbeat) to the fleet's receiver, whose URL comes from a Secret; Flux sends
+reconciliation errors to the same target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scaffold.layout import DEFAULT_ENVIRONMENTS as ENVIRONMENTS
+from tests.helpers import render
+from tests.infra_helpers import load_yaml_objects
+
+CONFIGS = {
+    "slack": "slack_configs",
+    "msteams": "msteams_configs",
+    "webhook": "webhook_configs",
+}
+URL_KEYS = {
+    "slack": "api_url_file",
+    "msteams": "webhook_url_file",
+    "webhook": "url_file",
+}
+FLUX_TYPES = {"slack": "slack", "msteams": "msteams", "webhook": "generic"}
+
+
+def _fleet(template_repo: Path, dest: Path, engine: str, receiver: str) -> Path:
+    data = {"repo_kind": "infra", "name": "f", "owner": "acme", "gitops_engine": engine,
+            "secrets": "none", "alerts_receiver": receiver}  # fmt: skip
+    return render(template_repo, dest, data)
+
+
+def _values(fleet: Path, engine: str) -> dict[str, Any]:
+    if engine == "flux":
+        objs = load_yaml_objects(
+            fleet / "infrastructure/controllers/kube-prometheus-stack.yaml"
+        )
+        release = next(o for o in objs if o["kind"] == "HelmRelease")
+        return dict(release["spec"]["values"])
+    objs = load_yaml_objects(fleet / "projects/platform.yaml")
+    app = next(o for o in objs if o["metadata"]["name"] == "kube-prometheus-stack")
+    return dict(app["spec"]["source"]["helm"]["valuesObject"])
+
+
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+@pytest.mark.parametrize("receiver", ["slack", "msteams", "webhook", "none"])
+def test_alertmanager_routes_to_the_receiver(
+    template_repo: Path, tmp_path: Path, engine: str, receiver: str
+) -> None:
+    fleet = _fleet(template_repo, tmp_path / "f", engine, receiver)
+    am = _values(fleet, engine)["alertmanager"]
+    route, receivers = am["config"]["route"], am["config"]["receivers"]
+    by_name = {r["name"]: r for r in receivers}
+    assert by_name["null"] == {"name": "null"}
+    assert route["routes"] == [
+        {"receiver": "null", "matchers": ['alertname = "Watchdog"']}
+    ]
+    if receiver == "none":
+        assert route["receiver"] == "null" and set(by_name) == {"null"}
+        return
+    assert route["receiver"] == "fleet"  # no longer the chart's null receiver
+    (target,) = by_name["fleet"][CONFIGS[receiver]]
+    url_file = Path(target[URL_KEYS[receiver]])
+    spec = am["alertmanagerSpec"]
+    (mount,) = spec["volumeMounts"]
+    (volume,) = spec["volumes"]
+    assert url_file.parent == Path(mount["mountPath"]) and url_file.name == "url"
+    assert volume["name"] == mount["name"]
+    # the URL is a Secret; optional, so Alertmanager starts before it exists
+    assert volume["secret"] == {"secretName": "alert-webhook", "optional": True}
+
+
+@pytest.mark.parametrize("receiver", ["slack", "msteams", "webhook", "none"])
+def test_flux_sends_reconciliation_errors_to_the_receiver(
+    template_repo: Path, tmp_path: Path, receiver: str
+) -> None:
+    fleet = _fleet(template_repo, tmp_path / "f", "flux", receiver)
+    for env in ENVIRONMENTS:
+        objs = load_yaml_objects(fleet / f"clusters/{env}/notifications.yaml")
+        named = {(o["kind"], o["metadata"]["name"]): o for o in objs}
+        assert ("Provider", "github-status") in named  # commit statuses stay
+        if receiver == "none":
+            assert ("Provider", "alerts") not in named
+            continue
+        provider = named["Provider", "alerts"]["spec"]
+        assert provider == {
+            "type": FLUX_TYPES[receiver],
+            "secretRef": {"name": "alert-webhook"},
+        }
+        alert = named["Alert", "alerts"]["spec"]
+        assert alert["providerRef"] == {"name": "alerts"}
+        assert alert["eventSeverity"] == "error"
+        kinds = {s["kind"] for s in alert["eventSources"]}
+        assert {"Kustomization", "HelmRelease", "GitRepository"} <= kinds
+        assert alert["eventMetadata"] == {"cluster": env}
