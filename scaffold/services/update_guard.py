@@ -134,7 +134,6 @@ class UpdateGuard:
         also :func:`tempfile.gettempdir`, so copier's temporary files land in it
         and a killed run leaves one directory the next run removes."""
         base = Path(tempfile.gettempdir())
-        clean_stale_scratch(base)
         path = Path(
             tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=base)
         )
@@ -182,6 +181,7 @@ def guard(repo: Path, *, git: Git) -> Iterator[UpdateGuard]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
+        clean_stale_scratch()
         try:
             yield UpdateGuard(repo=repo, git_dir=git_dir, git=git)
         finally:
