@@ -390,9 +390,10 @@ def test_adding_an_environment_is_an_answer_change_plus_update(
         assert answers["environments"] == FOUR
         assert answers["_commit"] == TEMPLATE_TAG  # same version, new answer
     after = tree(fleet)
-    for path, text in before.items():  # dev, staging, prod files unchanged
-        if "copier-answers" not in path and "promote.yaml" not in path:
-            assert after[path] == text, path
+    per_env = [p for p in before if re.search(r"/(dev|staging|prod)[/.]", p)]
+    assert len(per_env) > 10
+    for path in per_env:  # the dev, staging and prod files are unchanged
+        assert after[path] == before[path], path
     assert git(fleet, "status", "--porcelain").strip() == ""
     report = run_check(fleet, strict=True)
     assert report.exit_code == 0, report.findings
@@ -428,3 +429,66 @@ def test_a_bad_answer_change_changes_nothing(
         git(fleet, "rev-parse", "HEAD"),
         git(fleet, "branch"),
     ) == before
+
+
+# --- an app repo releases to its fleet's first environment -------------------------
+
+
+def _new_app(dest: Path, infra: Path, template: Path, *extra: str) -> Any:
+    return CliRunner().invoke(
+        app,
+        [
+            "new",
+            "app",
+            str(dest),
+            "--infra",
+            str(infra),
+            "--set",
+            "name=payments",
+            "--set",
+            "owner=acme",
+            "--template",
+            str(template),
+            "--ref",
+            TEMPLATE_TAG,
+            *extra,
+        ],
+    )
+
+
+def test_an_app_releases_to_the_fleets_first_environment(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    fleet = _fleet(
+        template_repo, tmp_path / "fleet", engine="flux", environments=["qa", "prod"]
+    )
+    result = _new_app(tmp_path / "payments", fleet, template_repo)
+    assert result.exit_code == 0, result.output
+    release = yaml.safe_load(
+        (tmp_path / "payments/.github/workflows/release.yaml").read_text("utf-8")
+    )
+    env = next(
+        j["env"] for j in release["jobs"].values() if "OVERLAY" in j.get("env", {})
+    )
+    assert env["OVERLAY"] == "apps/payments/overlays/qa"
+    assert (fleet / env["OVERLAY"] / "kustomization.yaml").is_file()
+    assert _answers(fleet / "apps/payments/.copier-answers.yml")["environments"] == [
+        "qa",
+        "prod",
+    ]
+
+
+def test_an_app_cannot_release_to_another_environment(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    fleet = _fleet(
+        template_repo, tmp_path / "fleet", engine="flux", environments=["qa", "prod"]
+    )
+    head = git(fleet, "rev-parse", "HEAD")
+    result = _new_app(
+        tmp_path / "payments", fleet, template_repo, "--set", "deploy_environment=dev"
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: deploy_environment: is 'qa'"), result.stderr
+    assert not (tmp_path / "payments").exists()
+    assert git(fleet, "rev-parse", "HEAD") == head

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from scaffold.adapters.git import Git, parse_ident
 from scaffold.adapters.templates import Rendered
 from scaffold.config import is_local
-from scaffold.errors import DestinationExistsError, UsageError
+from scaffold.errors import DestinationExistsError, InvalidAnswerError, UsageError
 from scaffold.layout import DEFAULT_BRANCH, IMAGE_TAG
 from scaffold.models import GeneratedRepo, Question, RepoKind, TemplateSource
 from scaffold.services.answers import AnswerRules, merge_kind
@@ -300,6 +300,21 @@ def infra_answers(
     return app_answers_for(read_fleet(infra, field="--infra"), answers)
 
 
+def _deploys_to(
+    environments: tuple[str, ...], answers: dict[str, Any], rules: AnswerRules
+) -> dict[str, Any]:
+    """An app registered in a fleet releases to the fleet's first environment."""
+    key = "deploy_environment"
+    if key not in rules.by_key:  # a template version from before the answer
+        return {}
+    given = answers.get(key)
+    if given is not None and given != environments[0]:
+        raise InvalidAnswerError(
+            key=key, rule=f"is {environments[0]!r} (the fleet's first environment)"
+        )
+    return {key: environments[0]}
+
+
 def run_new(
     options: NewOptions,
     *,
@@ -315,11 +330,12 @@ def run_new(
     """
     rules = rules or AnswerRules(templates.questions(options.source))
     commit_git = git if options.commit else None
-    answers = options.answers
+    answers = dict(options.answers)
     if options.infra is not None:
         answers = infra_answers(options.infra, options.kind.value, answers, options)
         complete = rules.require(merge_kind(options.kind.value, answers))
-        preflight_new_app(options.infra, options.kind.value, complete, git=git)
+        fleet = preflight_new_app(options.infra, options.kind.value, complete, git=git)
+        answers.update(_deploys_to(fleet.environments, answers, rules))
     repo = create_repo(
         kind=options.kind,
         dest=options.dest,
