@@ -41,7 +41,7 @@ def test_fleet_readme_uses_the_bootstrap_script(
     readme = (fleet / "README.md").read_text()
     _in_order(
         readme,
-        ["## Day one, in order", "scaffold protect acme/f", "PROMOTION_APP_CLIENT_ID",
+        ["## Day one, in order", "scaffold protect . --repo acme/f", "PROMOTION_APP_CLIENT_ID",
          "scripts/bootstrap.sh <env>", "## Bootstrap", "## Add an app", "## Promote",
          "## Alerts"],
     )  # fmt: skip
@@ -62,7 +62,7 @@ def test_app_readme_day_one_flow(template_repo: Path, tmp_path: Path) -> None:
     day_one = readme[readme.index("## Day one, in order") :]
     _in_order(
         day_one,
-        ["gh repo create acme/web", "scaffold protect acme/web",
+        ["gh repo create acme/web", "scaffold protect . --repo acme/web",
          "PROMOTION_APP_CLIENT_ID", "scripts/bootstrap.sh <env>",
          "Merge a PR here: `release`", "then promote"],
     )  # fmt: skip

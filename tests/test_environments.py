@@ -191,7 +191,10 @@ def test_argocd_fleet_has_a_project_and_root_per_environment(
     for env in FOUR:
         root = load_yaml_objects(fleet / f"bootstrap/root-{env}.yaml")[0]
         include = root["spec"]["source"]["directory"]["include"]
-        assert include == f"{{platform.yaml,{env}.yaml}}"
+        assert include == (
+            "{bootstrap/argo-cd.yaml,"
+            f"bootstrap/root-{env}.yaml,projects/platform.yaml,projects/{env}.yaml}}"
+        )
         objs = load_yaml_objects(fleet / f"projects/{env}.yaml")
         (appset,) = [o for o in objs if o["kind"] == "ApplicationSet"]
         policy = appset["spec"]["template"]["spec"].get("syncPolicy", {})
