@@ -85,16 +85,28 @@ def write_file(path: Path, objects: int) -> None:
             out.write("---\n" + template.format(i=i, team=i % 40))
 
 
-def measure(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
-    """Wall seconds, CPU seconds and peak RSS (MB) of one process."""
+def measure(
+    argv: list[str], env: dict[str, str], cwd: Path, objects: int | None = None
+) -> dict[str, float]:
+    """Wall seconds, CPU seconds and peak RSS (MB) of one process; with
+    ``objects``, its JSON report must say it checked that many without a finding
+    (a refused file would make a fast, meaningless run)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryFile() as stdout:
+        proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        stdout.seek(0)
+        output = stdout.read()
+    if objects is not None:
+        report = json.loads(output)
+        checked = sum(root["objects"] or 0 for root in report["roots"])
+        if checked != objects or report["findings"]:
+            raise SystemExit(f"check saw {checked} objects: {output[-500:]!r}")
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
+    if proc.returncode != 0:
         stderr = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"{argv[:3]} failed ({proc.returncode}): {stderr[-500:]}")
     if proc.stderr:
@@ -121,7 +133,9 @@ def main() -> int:
         env = dict(os.environ)
         check = [sys.executable, "-m", "scaffold", "check", "--format", "json"]
         results = {
-            "scaffold_check": measure([*check, str(repo)], env, Path(tmp)),
+            "scaffold_check": measure(
+                [*check, str(repo)], env, Path(tmp), args.objects
+            ),
             "yaml_safe_load_all": measure(
                 [sys.executable, "-c", BASELINE, str(target)], env, Path(tmp)
             ),
@@ -129,7 +143,7 @@ def main() -> int:
         if args.before:  # run from tmp: ``-m`` would put the cwd's checkout first
             old_env = {**env, "PYTHONPATH": str(args.before.resolve())}
             results["scaffold_check_before"] = measure(
-                [*check, str(repo)], old_env, Path(tmp)
+                [*check, str(repo)], old_env, Path(tmp), args.objects
             )
 
     base = results["yaml_safe_load_all"]
