@@ -3,8 +3,10 @@ CRDs found in the repo, kubeconform-layout CRD schema directories, and last the 
 schemas scaffold ships (``scaffold/schemas/crds``: the custom resources the
 templates generate, at the versions they pin; origin in ``scaffold/schemas``).
 
-Compiled validators are cached per (apiVersion, kind). Heavy libraries are imported
-lazily so ``scaffold --help`` stays fast.
+Compiled validators are cached per (apiVersion, kind). For core schemas a compiled
+jsonschema-rs validator answers "valid?" first (microseconds per object); only
+invalid objects go through jsonschema, which words the findings. Heavy libraries are
+imported lazily so ``scaffold --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import copy
 import json
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -49,9 +51,18 @@ class SchemaHit:
 
     source: str
     validator: ObjectValidator
+    #: a compiled (Rust) check that says the same as ``validator`` whether an
+    #: instance is valid, ~100x faster; errors still come from ``validator``
+    is_valid: Callable[[Any], bool] | None = None
 
     def issues(self, instance: Any) -> list[SchemaIssue]:
         """Validation errors sorted by path; a broken schema is a ConfigError."""
+        if self.is_valid is not None:
+            try:
+                if self.is_valid(instance):
+                    return []
+            except (ValueError, TypeError, OverflowError):
+                pass  # not JSON-shaped (e.g. a non-string key): the full check says
         try:
             errors = list(self.validator.iter_errors(instance))
         except Exception as exc:  # referencing/jsonschema errors of a bad schema
@@ -112,6 +123,8 @@ class SchemaRegistry:
         self._crds: dict[tuple[str, str], dict[str, Any]] = {}
         self._cache: dict[tuple[str, str], SchemaHit | None] = {}
         self._core_registry: Any = None
+        self._core_rs_registry: Any = None
+        self._core_patterns = False
         self._lock = threading.Lock()
 
     # -- repo CRDs -----------------------------------------------------------
@@ -213,7 +226,55 @@ class SchemaRegistry:
             registry = self._core_registry
         registry = Resource.from_contents(schema) @ registry
         validator = jsonschema.Draft202012Validator(schema, registry=registry)
-        return SchemaHit(f"Kubernetes {self.kubernetes_version} (strict)", validator)
+        return SchemaHit(
+            f"Kubernetes {self.kubernetes_version} (strict)",
+            validator,
+            self._fast_core(schema, base),
+        )
+
+    def _fast_core(self, schema: Any, base: Any) -> Callable[[Any], bool] | None:
+        """jsonschema-rs for a core schema: they have no ``pattern`` (the one
+        keyword where Rust and Python regexes could differ) and formats are not
+        asserted by either, so both libraries agree on validity."""
+        import jsonschema_rs
+
+        with self._lock:
+            if self._core_rs_registry is None:
+                defs = json.loads(
+                    (base / "_definitions.json").read_text(encoding="utf-8")
+                )
+                self._core_rs_registry = jsonschema_rs.Registry([(_DEFS_ID, defs)])
+                self._core_patterns = _has_regex(defs)
+            registry = self._core_rs_registry
+        if self._core_patterns or _has_regex(schema):
+            return None
+        fast = jsonschema_rs.Draft202012Validator(
+            schema, validate_formats=False, registry=registry, offline=True
+        )
+        is_valid: Callable[[Any], bool] = fast.is_valid
+        return is_valid
+
+
+#: the $id of kubernetes-validate's _definitions.json (core schemas $ref it)
+_DEFS_ID = "https://kubernetes.io/api/_definitions.json"
+
+
+def _has_regex(schema: Any) -> bool:
+    """Whether a schema uses a regular expression (a ``pattern`` keyword, or
+    ``patternProperties``; a property merely named so has an object value)."""
+    if isinstance(schema, list):
+        return any(_has_regex(item) for item in schema)
+    if not isinstance(schema, Mapping):
+        return False
+    for key, value in schema.items():
+        if key == "patternProperties" or (key == "pattern" and isinstance(value, str)):
+            return True
+        if key in _SCHEMA_MAPS and isinstance(value, Mapping):
+            if any(_has_regex(sub) for sub in value.values()):
+                return True
+        elif key not in ("enum", "const", "default", "examples") and _has_regex(value):
+            return True
+    return False
 
 
 def _draft_validator(schema: Mapping[str, Any]) -> ObjectValidator:

@@ -68,43 +68,71 @@ WorkflowLoader.add_implicit_resolver(
 WorkflowLoader.add_constructor("tag:yaml.org,2002:value", _construct_str)
 
 
+#: Where a composed YAML node starts, without the node: ``[line, children]`` with
+#: children ``{key: (key line, LineTree)}`` for a mapping, ``[LineTree, ...]`` for a
+#: sequence, None for a scalar. Nodes and their marks cost ~1 KB each; a 100k-object
+#: file kept as nodes needed gigabytes.
+LineTree = list[Any]
+
+
+def line_tree(node: yaml.Node, memo: dict[int, LineTree] | None = None) -> LineTree:
+    """The :data:`LineTree` of ``node`` (shared through aliases, built once)."""
+    memo = {} if memo is None else memo
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    tree: LineTree = [node.start_mark.line + 1, None]
+    memo[id(node)] = tree
+    if isinstance(node, yaml.MappingNode):
+        children: dict[str, tuple[int, LineTree]] = {}
+        for key_node, value_node in node.value:
+            # the first of duplicate keys, as the node walk found it
+            children.setdefault(
+                str(key_node.value),
+                (key_node.start_mark.line + 1, line_tree(value_node, memo)),
+            )
+        tree[1] = children
+    elif isinstance(node, yaml.SequenceNode):
+        tree[1] = [line_tree(child, memo) for child in node.value]
+    return tree
+
+
 @dataclass(slots=True)
 class Document:
-    """One YAML document: its data and its composed node."""
+    """One YAML document: its data and where its nodes start (line numbers)."""
 
     data: Any
-    node: yaml.Node | None
+    lines: LineTree | None
 
     @property
     def line(self) -> int:
-        return self.node.start_mark.line + 1 if self.node is not None else 1
+        return self.lines[0] if self.lines is not None else 1
 
     def line_of(self, path: Sequence[str | int], key: str | None = None) -> int:
         """The 1-based line of ``path`` (deepest part that exists); ``key`` names a
         child key to point at (e.g. the unexpected property)."""
-        node = self.node
-        if node is None:
+        tree = self.lines
+        if tree is None:
             return 1
-        line = node.start_mark.line + 1
+        line: int = tree[0]
         parts: list[str | int] = [*path, key] if key is not None else list(path)
         for part in parts:
-            child: yaml.Node | None = None
-            if isinstance(node, yaml.MappingNode):
-                for key_node, value_node in node.value:
-                    if str(key_node.value) == str(part):
-                        line = key_node.start_mark.line + 1
-                        child = value_node
-                        break
+            children = tree[1]
+            child: LineTree | None = None
+            if isinstance(children, dict):
+                found = children.get(str(part))
+                if found is not None:
+                    line, child = found
             elif (
-                isinstance(node, yaml.SequenceNode)
+                isinstance(children, list)
                 and isinstance(part, int)
-                and 0 <= part < len(node.value)
+                and 0 <= part < len(children)
             ):
-                child = node.value[part]
-                line = child.start_mark.line + 1
+                child = children[part]
+                line = child[0]
             if child is None:
                 break
-            node = child
+            tree = child
         return line
 
 
@@ -216,7 +244,7 @@ def parse_yaml(
                     )
             data = instance.construct_document(node)
             if data is not None:
-                docs.append(Document(data, node))
+                docs.append(Document(data, line_tree(node)))
     finally:
         instance.dispose()
     return docs
