@@ -41,8 +41,8 @@ def test_fleet_readme_uses_the_bootstrap_script(
     readme = (fleet / "README.md").read_text()
     _in_order(
         readme,
-        ["## Day one, in order", "scaffold protect . --repo acme/f", "PROMOTION_APP_CLIENT_ID",
-         "scripts/bootstrap.sh <env>", "## Bootstrap", "## Add an app", "## Promote",
+        ["## Day one, in order", "scaffold protect . --repo acme/f",
+         "PROMOTION_APP_CLIENT_ID", "scripts/bootstrap.sh <env>", "## Bootstrap", "## Add an app", "## Promote",
          "## Alerts"],
     )  # fmt: skip
     bootstrap = readme[readme.index("## Bootstrap") : readme.index("## Add an app")]
