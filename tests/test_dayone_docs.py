@@ -42,8 +42,8 @@ def test_fleet_readme_uses_the_bootstrap_script(
     _in_order(
         readme,
         ["## Day one, in order", "scaffold protect . --repo acme/f",
-         "PROMOTION_APP_CLIENT_ID", "scripts/bootstrap.sh <env>", "## Bootstrap", "## Add an app", "## Promote",
-         "## Alerts"],
+         "PROMOTION_APP_CLIENT_ID", "scripts/bootstrap.sh <env>", "## Bootstrap",
+         "## Add an app", "## Promote", "## Alerts"],
     )  # fmt: skip
     bootstrap = readme[readme.index("## Bootstrap") : readme.index("## Add an app")]
     assert "scripts/bootstrap.sh --dry-run dev" in bootstrap
