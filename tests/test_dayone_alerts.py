@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from scaffold.layout import DEFAULT_ENVIRONMENTS as ENVIRONMENTS
 from tests.helpers import render
@@ -95,3 +96,51 @@ def test_flux_sends_reconciliation_errors_to_the_receiver(
         kinds = {s["kind"] for s in alert["eventSources"]}
         assert {"Kustomization", "HelmRelease", "GitRepository"} <= kinds
         assert alert["eventMetadata"] == {"cluster": env}
+
+
+@pytest.mark.parametrize("receiver", ["slack", "none"])
+def test_argocd_notifications_go_to_the_receiver(
+    template_repo: Path, tmp_path: Path, receiver: str
+) -> None:
+    """Argo CD: failed syncs and degraded apps reach the receiver through a
+    notifications webhook whose URL is a secret reference; every Application and
+    every ApplicationSet template subscribes to it."""
+    fleet = _fleet(template_repo, tmp_path / "f", "argocd", receiver)
+    argo = fleet / "bootstrap/argo-cd"
+    patches = [
+        p["path"] for p in load_yaml_objects(argo / "kustomization.yaml")[0]["patches"]
+    ]
+    subscribed: list[dict[str, Any]] = []
+    for path in (fleet / "projects").glob("*.yaml"):
+        for obj in load_yaml_objects(path):
+            if obj["kind"] == "Application":
+                subscribed.append(obj["metadata"].get("annotations", {}))
+            elif obj["kind"] == "ApplicationSet":
+                meta = obj["spec"]["template"]["metadata"]
+                subscribed.append(meta.get("annotations", {}))
+    assert len(subscribed) >= 1 + len(ENVIRONMENTS)
+    keys = {
+        "notifications.argoproj.io/subscribe.on-sync-failed-alert.fleet-alerts",
+        "notifications.argoproj.io/subscribe.on-health-degraded-alert.fleet-alerts",
+    }
+    if receiver == "none":
+        assert "argocd-notifications-alerts.yaml" not in patches
+        assert not (argo / "argocd-notifications-alerts.yaml").exists()
+        assert all(not keys & set(a) for a in subscribed)
+        return
+    assert "argocd-notifications-alerts.yaml" in patches
+    (cm,) = load_yaml_objects(argo / "argocd-notifications-alerts.yaml")
+    assert cm["metadata"]["name"] == "argocd-notifications-cm"
+    data = cm["data"]
+    service = yaml.safe_load(data["service.webhook.fleet-alerts"])
+    assert service["url"] == "$alert-webhook-url"  # a secret reference, no URL
+    for trigger, template in (
+        ("trigger.on-sync-failed-alert", "alert-sync-failed"),
+        ("trigger.on-health-degraded-alert", "alert-health-degraded"),
+    ):
+        (rule,) = yaml.safe_load(data[trigger])
+        assert rule["send"] == [template]
+        hook = yaml.safe_load(data[f"template.{template}"])["webhook"]["fleet-alerts"]
+        assert hook["method"] == "POST" and '"text"' in hook["body"]
+    for found in subscribed:
+        assert {k: found.get(k) for k in keys} == dict.fromkeys(keys, "")
