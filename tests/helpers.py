@@ -151,7 +151,7 @@ def make_template_repo(dest: Path, tag: str) -> Path:
 
 
 def render(
-    template: Path,
+    template: Path | str,
     dest: Path,
     data: dict[str, Any],
     *,

@@ -5,6 +5,8 @@ request, one commit each, exactly as ``scaffold update`` does locally."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,20 +16,17 @@ from typer.testing import CliRunner
 
 from scaffold.adapters.git import Git
 from scaffold.adapters.github import GitHubClient
-from scaffold.adapters.templates import CopierTemplates
 from scaffold.cli import app
-from scaffold.models import TemplateSource
-from scaffold.services.fleet import add_app
 from scaffold.services.rollout import RolloutOptions, rollout
 from tests.github_fake import CANARY_TOKEN, FakeGitHub
 from tests.helpers import (
     FLUX_FLEET_ANSWERS,
-    commit_all,
+    TOOL_PATH,
+    VENV_BIN,
     copy_template_tree,
     git,
-    render,
 )
-from tests.rollout_support import ORG, TEMPLATE_URL, TemplateRepo, file_at, set_src
+from tests.rollout_support import ORG, TEMPLATE_URL, TemplateRepo, file_at
 
 DEPLOYMENT = "templates/fleet-app/apps/{{ name }}/base/deployment.yaml.jinja"
 LABEL = "    app.kubernetes.io/part-of: fleet-v1-1\n"
@@ -44,18 +43,23 @@ def test_a_fleet_and_its_app_are_updated_in_one_pull_request(
     template.copy_tree(real)
     template.release("v1.0.0", {}, "The first release.")
 
+    # generated from the template's GitHub URL (reached through insteadOf), so the
+    # answers and the scaffold-check job record that URL; the scaffold CLI runs as a
+    # user would (a fresh process: copier's git sees this test's git config)
     fleet = tmp_path / "fleet"
-    render(template.work, fleet, data=FLUX_FLEET_ANSWERS, ref="v1.0.0", git_init=True)
-    g = Git()
-    add_app(
-        fleet_path=fleet,
-        answers=dict(APP),
-        source=TemplateSource(url=str(template.work), ref="v1.0.0"),
-        templates=CopierTemplates(git=g),
-        git=g,
-    )
-    set_src(fleet, TEMPLATE_URL)  # as if generated from the GitHub URL
-    commit_all(fleet, "answers record the template's URL")
+    scaffold = [str(VENV_BIN / "scaffold")]
+    source = ["--template", TEMPLATE_URL, "--ref", "v1.0.0"]
+    sets = [f"--set={k}={v}" for k, v in FLUX_FLEET_ANSWERS.items() if k != "repo_kind"]
+    app_sets = [f"--set={k}={v}" for k, v in APP.items()]
+    env = {**os.environ, "PATH": TOOL_PATH}
+    for args in (
+        ["new", "infra", str(fleet), "--defaults", *sets, *source],
+        ["fleet", "add-app", str(fleet), *app_sets, *source],
+    ):
+        proc = subprocess.run(
+            scaffold + args, capture_output=True, text=True, env=env, check=False
+        )
+        assert proc.returncode == 0, proc.stderr
     repo = fake_org.add_repo(ORG, "fleet-infra", git=True)
     git(fleet, "push", "-q", repo.clone_url, "main")
 
