@@ -21,6 +21,7 @@ from scaffold.layout import (
     ANSWERS_FILE,
     FLEET_APP_KIND,
     FLEET_APPS_DIR,
+    TEMPLATE_CONFIG,
     UPDATE_BRANCH_PREFIX,
 )
 from scaffold.models import Question, TemplateSource
@@ -61,6 +62,10 @@ class TemplateUpdater(Protocol):
     ) -> list[str]: ...
 
     def questions(self, source: TemplateSource) -> list[Question]: ...
+
+    def release_changes(
+        self, url: str, old: str, new: str
+    ) -> list[tuple[str, str]] | None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -583,7 +588,11 @@ def find_orphans(
 
     ``answers_file`` selects the instance (an app inside a fleet renders into
     ``apps/<name>/`` and ``clusters/``); paths are relative to the repo root.
+    Renders nothing when :func:`can_drop_files` says the release cannot drop one.
     """
+    same_answers = new_answers is None or new_answers == answers
+    if same_answers and not can_drop_files(templates, src, old, new):
+        return []
     old_tree = scratch / "old"
     new_tree = scratch / "new"
     for ref, tree, data in (
@@ -601,6 +610,25 @@ def find_orphans(
         if local.is_file() and local.read_bytes() != (old_tree / rel).read_bytes():
             result.append(_Orphan(rel, local.read_bytes(), added))
     return result
+
+
+def can_drop_files(templates: TemplateUpdater, src: str, old: str, new: str) -> bool:
+    """False only when rendering ``new`` with the same answers as ``old`` surely
+    yields every file ``old`` yielded: the template's git diff between them only
+    adds or edits files and leaves ``copier.yml`` (questions, ``_exclude``,
+    ``_subdirectory``, ``_answers_file``...) alone. File names depend on nothing
+    else, so no file can be dropped. Any doubt (no diff, a deletion, a rename, a
+    type change) is True."""
+    changes = templates.release_changes(src, old, new)
+    if changes is None:
+        return True
+    return any(
+        status not in ("A", "M") or Path(path).name in _CONFIG_FILES
+        for status, path in changes
+    )
+
+
+_CONFIG_FILES = frozenset({TEMPLATE_CONFIG, "copier.yaml"})
 
 
 def _files(root: Path) -> set[str]:
