@@ -533,13 +533,15 @@ def _update_one(
         answers_file=inst.answers_file,
         data=dict(inst.changes) or None,
     )
-    conflicts = [*_restore_orphans(work, orphans), *find_conflicts(work, git)]
+    restored = _restore_orphans(work, orphans)
+    changed = git.changed_paths(work)
+    conflicts = [*restored, *find_conflicts(work, git, changed=changed)]
     if not conflicts and inst.answers.get("repo_kind") in ("infra", FLEET_APP_KIND):
         # an app's team may be new or changed: its CODEOWNERS lines and Argo CD
         # project role go into the same commit (so apps registered before teams
         # existed get them)
         sync_fleet_access(read_fleet(work))
-    changed = git.changed_paths(work)
+        changed = git.changed_paths(work)
     fields: dict[str, Any] = {
         "changed": changed,
         "conflicts": conflicts,
@@ -661,12 +663,17 @@ def _restore_orphans(work: Path, orphans: list[_Orphan]) -> list[Conflict]:
     return conflicts
 
 
-def find_conflicts(work: Path, git: Git) -> list[Conflict]:
-    """Unmerged paths, files with copier's conflict markers, and ``*.rej`` files."""
+def find_conflicts(
+    work: Path, git: Git, *, changed: list[str] | None = None
+) -> list[Conflict]:
+    """Unmerged paths, files with copier's conflict markers, and ``*.rej`` files.
+
+    ``changed``: the work tree's changed paths when the caller already has them.
+    """
     found: dict[str, str] = {}
     for rel in git.unmerged_paths(work):
         found[rel] = "conflict: both the template and you changed it"
-    for rel in git.changed_paths(work):
+    for rel in git.changed_paths(work) if changed is None else changed:
         file = work / rel
         if rel in found or not file.is_file():
             continue
