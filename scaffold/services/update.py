@@ -618,9 +618,11 @@ def can_drop_files(templates: TemplateUpdater, src: str, old: str, new: str) -> 
     """False only when rendering ``new`` with the same answers as ``old`` surely
     yields every file ``old`` yielded: the template's git diff between them only
     adds or edits files and leaves ``copier.yml`` (questions, ``_exclude``,
-    ``_subdirectory``, ``_answers_file``...) alone. File names depend on nothing
-    else, so no file can be dropped. Any doubt (no diff, a deletion, a rename, a
-    type change) is True."""
+    ``_subdirectory``, ``_answers_file``...) alone. Which files copier writes
+    depends on the template's file names, copier.yml and the answers (an edited
+    file's content never drops it: copier writes empty files too), so none can be
+    dropped then. Any doubt (no diff, a deletion, a rename, a type change, a
+    copier.yml with ``!include``) is True."""
     changes = templates.release_changes(src, old, new)
     if changes is None:
         return True
