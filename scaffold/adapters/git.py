@@ -245,6 +245,23 @@ class Git:
         """The content of ``file`` at ``rev`` (``git show REV:FILE``)."""
         return self.run(path, "show", "--end-of-options", f"{rev}:{file}")
 
+    def diff_status(self, repo: Path, old: str, new: str) -> list[tuple[str, str]]:
+        """``(status, path)`` of every file that differs between two revisions
+        (renames reported as a deletion plus an addition)."""
+        out = self.run(
+            repo,
+            "diff",
+            "--no-renames",
+            "--name-status",
+            "-z",
+            "--end-of-options",
+            old,
+            new,
+            "--",
+        )
+        fields = out.split("\0")
+        return [(fields[i], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
+
     def clone(self, src: Path, dest: Path) -> None:
         """A local clone of ``src`` at its checked-out commit."""
         self.run(

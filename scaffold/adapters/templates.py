@@ -43,6 +43,7 @@ class CopierTemplates:
 
     def __init__(self, *, git: Git) -> None:
         self._git = git
+        self._changes: dict[tuple[str, str, str], list[tuple[str, str]] | None] = {}
 
     # --- questionnaire -------------------------------------------------------
 
@@ -111,6 +112,41 @@ class CopierTemplates:
             return self._git.remote_tags(url)
         except GitError as exc:
             raise _unreachable(url, exc) from exc
+
+    def release_changes(
+        self, url: str, old: str, new: str
+    ) -> list[tuple[str, str]] | None:
+        """``(git status letter, path)`` of each template file that differs
+        between versions ``old`` and ``new`` (a rename is a deletion plus an
+        addition), or ``None`` when that cannot be told: not a git repository,
+        an unknown version, or a ``copier.yml`` that pulls in other files with
+        ``!include``. Remembered per (url, old, new) for this object's life.
+        """
+        key = (url, old, new)
+        if key not in self._changes:
+            self._changes[key] = self._release_changes(url, old, new)
+        return self._changes[key]
+
+    def _release_changes(
+        self, url: str, old: str, new: str
+    ) -> list[tuple[str, str]] | None:
+        if is_local(url) and self._git.is_repo_root(Path(url)):
+            return self._diff(Path(url), old, new)
+        with tempfile.TemporaryDirectory(prefix="scaffold-tpl-") as tmp:
+            try:  # bare: no checkout; in a rollout the url is the local mirror
+                self._git.clone_remote(url, Path(tmp) / "src", bare=True)
+            except GitError:
+                return None
+            return self._diff(Path(tmp) / "src", old, new)
+
+    def _diff(self, repo: Path, old: str, new: str) -> list[tuple[str, str]] | None:
+        try:
+            for ref in (old, new):
+                if "!include" in self._git.show_file(repo, ref, TEMPLATE_CONFIG):
+                    return None
+            return self._git.diff_status(repo, old, new)
+        except GitError:
+            return None
 
     # --- copier runs ---------------------------------------------------------
 

@@ -226,6 +226,9 @@ class _Work:
 
 
 _events: Any = None  # the worker's queue to the parent (set by _init_worker)
+# the worker's template adapter, kept across its jobs: it remembers which files
+# each release changes, so the renamed-file guard asks git once per worker
+_templates: Any = None
 
 
 def _init_worker(entries: list[tuple[str, str]], cache_root: str, events: Any) -> None:
@@ -244,8 +247,11 @@ def _init_worker(entries: list[tuple[str, str]], cache_root: str, events: Any) -
 
 def _run_job(job: _Job) -> _Work:
     """One repo in a worker: clone, update as ``scaffold update`` does, push."""
-    from scaffold.adapters.templates import CopierTemplates
+    global _templates  # per-process state of the worker
+    if _templates is None:
+        from scaffold.adapters.templates import CopierTemplates
 
+        _templates = CopierTemplates(git=Git())
     if _events is not None:
         _events.put(job.repo)
     work = job.clones / job.repo
@@ -258,7 +264,7 @@ def _run_job(job: _Job) -> _Work:
         report = update_instances(
             work,
             to_ref=job.target,
-            templates=CopierTemplates(git=git),
+            templates=_templates,
             git=git,
             dry_run=job.dry_run,
             commit_conflicts=job.draft,

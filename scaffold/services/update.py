@@ -21,6 +21,7 @@ from scaffold.layout import (
     ANSWERS_FILE,
     FLEET_APP_KIND,
     FLEET_APPS_DIR,
+    TEMPLATE_CONFIG,
     UPDATE_BRANCH_PREFIX,
 )
 from scaffold.models import Question, TemplateSource
@@ -61,6 +62,10 @@ class TemplateUpdater(Protocol):
     ) -> list[str]: ...
 
     def questions(self, source: TemplateSource) -> list[Question]: ...
+
+    def release_changes(
+        self, url: str, old: str, new: str
+    ) -> list[tuple[str, str]] | None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -528,13 +533,15 @@ def _update_one(
         answers_file=inst.answers_file,
         data=dict(inst.changes) or None,
     )
-    conflicts = [*_restore_orphans(work, orphans), *find_conflicts(work, git)]
+    restored = _restore_orphans(work, orphans)
+    changed = git.changed_paths(work)
+    conflicts = [*restored, *find_conflicts(work, git, changed=changed)]
     if not conflicts and inst.answers.get("repo_kind") in ("infra", FLEET_APP_KIND):
         # an app's team may be new or changed: its CODEOWNERS lines and Argo CD
         # project role go into the same commit (so apps registered before teams
         # existed get them)
         sync_fleet_access(read_fleet(work))
-    changed = git.changed_paths(work)
+        changed = git.changed_paths(work)
     fields: dict[str, Any] = {
         "changed": changed,
         "conflicts": conflicts,
@@ -583,7 +590,11 @@ def find_orphans(
 
     ``answers_file`` selects the instance (an app inside a fleet renders into
     ``apps/<name>/`` and ``clusters/``); paths are relative to the repo root.
+    Renders nothing when :func:`can_drop_files` says the release cannot drop one.
     """
+    same_answers = new_answers is None or new_answers == answers
+    if same_answers and not can_drop_files(templates, src, old, new):
+        return []
     old_tree = scratch / "old"
     new_tree = scratch / "new"
     for ref, tree, data in (
@@ -601,6 +612,27 @@ def find_orphans(
         if local.is_file() and local.read_bytes() != (old_tree / rel).read_bytes():
             result.append(_Orphan(rel, local.read_bytes(), added))
     return result
+
+
+def can_drop_files(templates: TemplateUpdater, src: str, old: str, new: str) -> bool:
+    """False only when rendering ``new`` with the same answers as ``old`` surely
+    yields every file ``old`` yielded: the template's git diff between them only
+    adds or edits files and leaves ``copier.yml`` (questions, ``_exclude``,
+    ``_subdirectory``, ``_answers_file``...) alone. Which files copier writes
+    depends on the template's file names, copier.yml and the answers (an edited
+    file's content never drops it: copier writes empty files too), so none can be
+    dropped then. Any doubt (no diff, a deletion, a rename, a type change, a
+    copier.yml with ``!include``) is True."""
+    changes = templates.release_changes(src, old, new)
+    if changes is None:
+        return True
+    return any(
+        status not in ("A", "M") or Path(path).name in _CONFIG_FILES
+        for status, path in changes
+    )
+
+
+_CONFIG_FILES = frozenset({TEMPLATE_CONFIG, "copier.yaml"})
 
 
 def _files(root: Path) -> set[str]:
@@ -633,12 +665,17 @@ def _restore_orphans(work: Path, orphans: list[_Orphan]) -> list[Conflict]:
     return conflicts
 
 
-def find_conflicts(work: Path, git: Git) -> list[Conflict]:
-    """Unmerged paths, files with copier's conflict markers, and ``*.rej`` files."""
+def find_conflicts(
+    work: Path, git: Git, *, changed: list[str] | None = None
+) -> list[Conflict]:
+    """Unmerged paths, files with copier's conflict markers, and ``*.rej`` files.
+
+    ``changed``: the work tree's changed paths when the caller already has them.
+    """
     found: dict[str, str] = {}
     for rel in git.unmerged_paths(work):
         found[rel] = "conflict: both the template and you changed it"
-    for rel in git.changed_paths(work):
+    for rel in git.changed_paths(work) if changed is None else changed:
         file = work / rel
         if rel in found or not file.is_file():
             continue
