@@ -265,6 +265,7 @@ def test_killed_mid_run_then_rerun_converges_without_duplicates(
     assert fake_org.write_count() == before
 
 
+@pytest.mark.slow
 def test_unrelated_repo_is_refused_the_rest_is_done_and_nothing_leaks(
     fake_org: FakeGitHub,
     template_repo: Path,

@@ -49,6 +49,7 @@ def _installed_and_checked(repo: Path, workflow: str, tmp: Path, **kw: object) -
     return check.stdout
 
 
+@pytest.mark.slow
 def test_app_check_job_installs_its_release_and_passes(
     release: Path, tmp_path: Path
 ) -> None:
@@ -66,6 +67,7 @@ def test_app_check_job_installs_its_release_and_passes(
     assert out.startswith("OK") or "\nOK: " in out, out
 
 
+@pytest.mark.slow
 def test_fleet_check_job_installs_its_release_and_passes(
     release: Path, tmp_path: Path
 ) -> None:

@@ -89,6 +89,7 @@ def _generate(releases: Path, dest: Path, data: dict[str, Any], ref: str) -> Pat
     return dest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "data",
     [APP, FLUX_FLEET_ANSWERS, {**FLUX_FLEET_ANSWERS, "gitops_engine": "argocd"}],
