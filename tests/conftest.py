@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 from pytest_httpserver import HTTPServer
 
 from tests.github_fake import CANARY_TOKEN, FakeGitHub, load_spec
-from tests.helpers import SHARED, TEMPLATE_TAG, make_template_repo
+from tests.helpers import TEMPLATE_TAG, make_template_repo
 
 # Property-based suites (Hypothesis). "ci" (the default) keeps the suite fast;
 # "long" is the soak run: HYPOTHESIS_PROFILE=long pytest tests/test_answers_fuzz.py
@@ -69,14 +69,6 @@ def git_env(
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This project's templates in a clean git repo tagged v<package version>."""
     return make_template_repo(tmp_path_factory.mktemp("tpl") / "scaffold", TEMPLATE_TAG)
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """../shared, or skip with a clear reason."""
-    if not SHARED.is_dir():
-        pytest.skip(f"shared reference material not found at {SHARED}")
-    return SHARED
 
 
 @pytest.fixture

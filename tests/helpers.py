@@ -14,7 +14,6 @@ from typing import Any
 from scaffold import __version__
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED = PROJECT_ROOT.parent / "shared"
 #: the CRD schemas scaffold ships (origin and licence in scaffold/schemas/)
 CRD_SCHEMAS = PROJECT_ROOT / "scaffold" / "schemas" / "crds"
 #: GitHub's REST description, vendored (origin and licence in its README)
