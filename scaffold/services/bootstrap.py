@@ -53,6 +53,7 @@ from scaffold.services.protect import (
     protect,
     settings_from_text,
 )
+from scaffold.services.rollout import RolloutForge
 
 # apps added to an existing fleet: one rolling pull request from this branch
 REGISTER_BRANCH = "scaffold/bootstrap/register-apps"
@@ -60,47 +61,14 @@ WORKFLOWS_DIR = ".github/workflows"
 _USES = re.compile(r"\b(vars|secrets)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
-class OrgForge(Forge, Protocol):
-    """What bootstrap needs from GitHub (adapters.github.GitHubClient)."""
+class OrgForge(Forge, RolloutForge, Protocol):
+    """What bootstrap needs from GitHub (adapters.github.GitHubClient): protect's and
+    rollout's calls, plus repo creation, Actions variables and secrets, topics."""
 
     def find_repo(self, owner: str, repo: str) -> dict[str, Any] | None: ...
 
     def create_org_repo(
         self, org: str, name: str, *, visibility: str, description: str = ""
-    ) -> dict[str, Any]: ...
-
-    def get_file(
-        self, owner: str, repo: str, path: str, *, ref: str | None = None
-    ) -> str | None: ...
-
-    def get_contents(
-        self, owner: str, repo: str, path: str, *, ref: str | None = None
-    ) -> dict[str, Any] | list[dict[str, Any]] | None: ...
-
-    def list_pulls(
-        self,
-        owner: str,
-        repo: str,
-        *,
-        state: str = "open",
-        head: str | None = None,
-        base: str | None = None,
-    ) -> list[dict[str, Any]]: ...
-
-    def create_pull(
-        self,
-        owner: str,
-        repo: str,
-        *,
-        title: str,
-        head: str,
-        base: str,
-        body: str,
-        draft: bool = False,
-    ) -> dict[str, Any]: ...
-
-    def update_pull(
-        self, owner: str, repo: str, number: int, fields: dict[str, Any]
     ) -> dict[str, Any]: ...
 
     def list_variables(self, owner: str, repo: str) -> dict[str, str]: ...
