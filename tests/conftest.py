@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from pytest_httpserver import HTTPServer
 
 from tests.github_fake import CANARY_TOKEN, FakeGitHub, load_spec
-from tests.helpers import TEMPLATE_TAG, make_template_repo
+from tests.helpers import TEMPLATE_TAG, make_template_repo, use_render_cache
 
 # Property-based suites (Hypothesis). "ci" (the default) keeps the suite fast;
 # "long" is the soak run: HYPOTHESIS_PROFILE=long pytest tests/test_answers_fuzz.py
@@ -66,9 +68,32 @@ def git_env(
 
 
 @pytest.fixture(scope="session")
-def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """This project's templates in a clean git repo tagged v<package version>."""
-    return make_template_repo(tmp_path_factory.mktemp("tpl") / "scaffold", TEMPLATE_TAG)
+def run_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A directory every xdist worker of this test run shares (pytest removes it
+    with the run's other temporary directories)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_renders(run_dir: Path) -> None:
+    """``helpers.render`` reuses renders across the run's workers."""
+    use_render_cache(run_dir / "renders")
+
+
+@pytest.fixture(scope="session")
+def template_repo(run_dir: Path) -> Path:
+    """This project's templates in a clean git repo tagged v<package version>,
+    made once per test run (read-only: tests release onto copies)."""
+    repo = run_dir / "template" / "scaffold"
+    with (run_dir / "template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (repo / ".git").is_dir():
+            scratch = Path(tempfile.mkdtemp(dir=run_dir))
+            make_template_repo(scratch / "scaffold", TEMPLATE_TAG)
+            repo.parent.mkdir(exist_ok=True)
+            (scratch / "scaffold").rename(repo)
+    return repo
 
 
 @pytest.fixture

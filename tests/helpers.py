@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import shutil
@@ -165,7 +166,7 @@ def render(
 
     ``git_init``: also ``git init -b main`` and commit everything ("init").
 
-    A tagged template rendered with the same answers before in this process is
+    A tagged template rendered with the same answers before in this test run is
     copied from that first render instead of rendered again: copier's output is a
     function of (template commit, answers, options), and a real render costs
     0.3-0.7 s. ``ref="HEAD"`` (copier then includes uncommitted changes) and a
@@ -173,12 +174,15 @@ def render(
     """
     key = _render_key(template, ref, data, kwargs)
     if key is not None and not (dest.exists() and any(dest.iterdir())):
-        cached = _RENDERED.get(key)
-        if cached is None:
-            cached = Path(_render_cache_dir()) / str(len(_RENDERED)) / dest.name
-            _copier_copy(template, cached, data, ref, kwargs)
-            _RENDERED[key] = cached
-        shutil.copytree(cached, dest, symlinks=True, dirs_exist_ok=True)
+        cached = render_cache() / key
+        if not cached.is_dir():
+            scratch = Path(tempfile.mkdtemp(prefix=".render-", dir=render_cache()))
+            _copier_copy(template, scratch / "out", data, ref, kwargs)
+            try:  # atomic: another xdist worker may have stored the same render
+                scratch.rename(cached)
+            except OSError:
+                shutil.rmtree(scratch)
+        shutil.copytree(cached / "out", dest, symlinks=True, dirs_exist_ok=True)
     else:
         _copier_copy(template, dest, data, ref, kwargs)
     if git_init:
@@ -204,38 +208,43 @@ def _copier_copy(
     )
 
 
-# (template, commit, answers, options) -> the first render of them in this process
-_RENDERED: dict[tuple[str, str, str, str], Path] = {}
-_RENDER_CACHE: list[str] = []
+# where render() keeps its renders: set per test run by conftest (shared by the
+# xdist workers), else a directory of this process
+_RENDER_CACHE: list[Path] = []
+
+
+def use_render_cache(directory: Path) -> None:
+    """Keep :func:`render`'s renders in ``directory`` (created if missing)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _RENDER_CACHE[:] = [directory]
+
+
+def render_cache() -> Path:
+    if not _RENDER_CACHE:
+        directory = tempfile.mkdtemp(prefix="scaffold-test-renders-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        _RENDER_CACHE.append(Path(directory))
+    return _RENDER_CACHE[0]
 
 
 def _render_key(
     template: Path | str, ref: str, data: dict[str, Any], kwargs: dict[str, Any]
-) -> tuple[str, str, str, str] | None:
-    """What a render's output depends on, or None when it cannot be told cheaply."""
+) -> str | None:
+    """A digest of what a render's output depends on, or None when it cannot be
+    told cheaply."""
     if ref == "HEAD" or not (Path(template) / ".git").exists():
         return None
     proc = subprocess.run(
-        ["git", "-C", str(template), "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"],
+        ["git", "-C", str(template), "rev-parse", "--verify", f"{ref}^{{commit}}"],
         capture_output=True,
         text=True,
         check=False,
     )
     if proc.returncode != 0:
         return None
-    return (
-        str(template),
-        proc.stdout.strip(),
-        json.dumps(data, sort_keys=True, default=str),
-        json.dumps(kwargs, sort_keys=True, default=str),
-    )
-
-
-def _render_cache_dir() -> str:
-    if not _RENDER_CACHE:
-        _RENDER_CACHE.append(tempfile.mkdtemp(prefix="scaffold-test-renders-"))
-        atexit.register(shutil.rmtree, _RENDER_CACHE[0], ignore_errors=True)
-    return _RENDER_CACHE[0]
+    parts = (str(template), proc.stdout.strip(), data, kwargs)
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def tree(root: Path) -> dict[str, str]:
