@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import plumbum
 import pytest
 from hypothesis import HealthCheck, settings
 from pytest_httpserver import HTTPServer
@@ -32,39 +34,63 @@ settings.register_profile("ci", max_examples=300, **_COMMON)
 settings.register_profile("long", max_examples=5000, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# A worker keeps large structures alive all run (GitHub's REST description, compiled
+# schemas) while copier and jinja allocate millions of short-lived objects; at the
+# default thresholds the collector re-walks the former ~30 times a run (3-4 s of CPU
+# per worker). Collect less often; memory is not the constraint here.
+gc.set_threshold(50_000, 20, 20)
+
+
+_HIDDEN = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "SCAFFOLD_TEMPLATE",
+    "SCAFFOLD_CONFIG",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+)
+
 
 @pytest.fixture(autouse=True)
 def git_env(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[None]:
     """Isolate git and copier from the machine's config (identity pinned)."""
     home = tmp_path_factory.mktemp("home")
+    (home / "git-template").mkdir()
     gitconfig = home / ".gitconfig"
     gitconfig.write_text(
         "[user]\n\tname = Test User\n\temail = test@example.com\n"
-        "[init]\n\tdefaultBranch = main\n"
+        # no sample hooks in every repository and clone: fewer files to write
+        f"[init]\n\tdefaultBranch = main\n\ttemplateDir = {home / 'git-template'}\n"
         '[protocol "file"]\n\tallow = always\n',
         encoding="utf-8",
     )
-    for var in (
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_AUTHOR_NAME",
-        "GIT_AUTHOR_EMAIL",
-        "GIT_COMMITTER_NAME",
-        "GIT_COMMITTER_EMAIL",
-        "SCAFFOLD_TEMPLATE",
-        "SCAFFOLD_CONFIG",
-        "GITHUB_TOKEN",
-        "GH_TOKEN",
-    ):
+    env = {
+        "GIT_CONFIG_GLOBAL": str(gitconfig),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        # per-test copier cache: copier's shared cache directory races under xdist
+        "COPIER_CACHE_DIR": str(home / "copier-cache"),
+        # commands run against the fake GitHub do not wait a second between
+        # writes; the pacing is tested with an injected clock (test_protect.py)
+        "SCAFFOLD_WRITE_INTERVAL": "0",
+    }
+    for var in _HIDDEN:
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    # per-test copier cache: copier's shared cache directory races under xdist
-    monkeypatch.setenv("COPIER_CACHE_DIR", str(home / "copier-cache"))
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    # copier runs git through plumbum, whose environment is a copy of os.environ
+    # taken when it was first imported (by the pytest-copie plugin, before this file)
+    with plumbum.local.env(**env):
+        for var in _HIDDEN:
+            plumbum.local.env.pop(var, None)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -478,6 +478,7 @@ class FakeGitHub:
                 ("post-receive", _POST_RECEIVE),
             ):
                 path = repo.bare / "hooks" / hook
+                path.parent.mkdir(exist_ok=True)  # no hooks/ without a git template
                 path.write_text(text, encoding="utf-8")
                 path.chmod(0o755)
         self.repos[repo.full_name] = repo

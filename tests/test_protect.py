@@ -24,7 +24,9 @@ from typer.testing import CliRunner, Result
 
 from scaffold.adapters.github import GitHubClient
 from scaffold.cli import app
+from scaffold.cli.protect import WRITE_INTERVAL_VAR, write_interval_from
 from scaffold.errors import (
+    ConfigError,
     ForgeAuthError,
     ForgeError,
     ForgeNotFoundError,
@@ -491,6 +493,22 @@ def test_writes_are_paced(fake: FakeGitHub, settings_text: str) -> None:
     with client(fake, sleeps, clock=clock, write_interval=1.0) as gh:
         protect(settings=settings_of(settings_text), repo=REPO, forge=gh)
     assert sleeps == [1.0]  # two writes, one second apart
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [(None, 1.0), ("", 1.0), ("0", 0.0), (" 2.5 ", 2.5)]
+)
+def test_write_interval_comes_from_the_environment(
+    value: str | None, seconds: float
+) -> None:
+    env = {} if value is None else {WRITE_INTERVAL_VAR: value}
+    assert write_interval_from(env) == seconds
+
+
+@pytest.mark.parametrize("value", ["-1", "61", "soon", "nan"])
+def test_a_bad_write_interval_names_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{WRITE_INTERVAL_VAR}: must be a number"):
+        write_interval_from({WRITE_INTERVAL_VAR: value})
 
 
 # --- error mapping --------------------------------------------------------------------
