@@ -11,9 +11,11 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from scaffold import __version__
 
@@ -38,6 +40,34 @@ FLUX_FLEET_ANSWERS: dict[str, str] = {
     "gitops_engine": "flux",
     "secrets": "none",
 }
+
+
+# A well-formed age recipient nobody holds the key of: for fleets whose secrets
+# are never decrypted in the test.
+AGE_RECIPIENT = "age1" + "q" * 58
+
+
+def fleet_answers(
+    engine: str = "flux", secrets: str = "none", **extra: Any
+) -> dict[str, Any]:
+    """The answers tests render fleets with: :data:`FLUX_FLEET_ANSWERS` on
+    ``engine`` with ``secrets`` (SOPS to :data:`AGE_RECIPIENT`) plus ``extra``.
+    Modules that ask for the same fleet share one render per test run."""
+    data: dict[str, Any] = {**FLUX_FLEET_ANSWERS, "gitops_engine": engine}
+    data["secrets"] = secrets
+    if secrets == "sops":
+        data["sops_age_recipients"] = AGE_RECIPIENT
+    return {**data, **extra}
+
+
+def slow_except(params: Iterable[Any], inner: Collection[Any]) -> list[Any]:
+    """``params`` for ``parametrize``, every one not in ``inner`` marked slow: the
+    inner loop (``-m "not slow"``) runs a representative variant, CI all of them."""
+    return [
+        pytest.param(*(p if isinstance(p, tuple) else (p,)), marks=marks)
+        for p in params
+        for marks in [() if p in inner else (pytest.mark.slow,)]
+    ]
 
 
 def git(repo: Path, *args: str) -> str:

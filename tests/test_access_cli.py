@@ -69,6 +69,7 @@ def test_new_app_with_infra_gives_the_app_to_its_repo_team(
     assert ".github/CODEOWNERS" in git(fleet, "show", "--name-only", "HEAD")
 
 
+@pytest.mark.slow
 def test_fleet_add_app_with_a_team_and_without(
     fleet: Path, template_repo: Path
 ) -> None:

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.helpers import PROJECT_ROOT, render
+from tests.helpers import PROJECT_ROOT, fleet_answers, render
 from tests.infra_helpers import kustomize_build, load_yaml_objects
 
 DOCUMENTED = yaml.safe_load(
@@ -158,13 +158,7 @@ def fleets(
         mp.setenv("COPIER_CACHE_DIR", str(tmp_path_factory.mktemp("copier-cache")))
         for engine in ENGINES:
             dest = tmp_path_factory.mktemp(engine) / "fleet"
-            data = {
-                "repo_kind": "infra",
-                "name": "fleet-infra",
-                "owner": "acme",
-                "gitops_engine": engine,
-                "secrets": "none",
-            }
+            data = fleet_answers(engine)
             result[engine] = render(template_repo, dest, data)
     return result
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PROJECT_ROOT, render
+from tests.helpers import PROJECT_ROOT, render, slow_except
 
 
 def _in_order(text: str, needles: list[str]) -> None:
@@ -31,7 +31,7 @@ def test_project_readme_day_one_flow() -> None:
     assert "scripts/bootstrap.sh" in day_one and "--infra" in day_one
 
 
-@pytest.mark.parametrize("engine", ["flux", "argocd"])
+@pytest.mark.parametrize("engine", slow_except(["flux", "argocd"], inner={"flux"}))
 def test_fleet_readme_uses_the_bootstrap_script(
     template_repo: Path, tmp_path: Path, engine: str
 ) -> None:

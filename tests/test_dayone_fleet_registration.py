@@ -78,6 +78,7 @@ def test_every_env_deploys_the_image_the_first_push_builds(
     assert out.read_text() == f"tag={tags['dev']}\n"
 
 
+@pytest.mark.slow
 def test_promotion_targets_the_fleet_given_with_infra(
     template_repo: Path, fleet: Path, tmp_path: Path
 ) -> None:
@@ -94,6 +95,7 @@ def test_promotion_targets_the_fleet_given_with_infra(
     )
 
 
+@pytest.mark.slow
 def test_the_same_infra_repo_given_explicitly_is_accepted(
     template_repo: Path, fleet: Path, tmp_path: Path
 ) -> None:

@@ -63,6 +63,7 @@ def fleet(template_repo: Path, tmp_path: Path) -> Path:
     return dest
 
 
+@pytest.mark.slow
 def test_scaffold_check_skips_the_generator_and_validates_the_rest(
     fleet: Path,
 ) -> None:
@@ -90,6 +91,7 @@ def git_clean(repo: Path) -> bool:
     return git(repo, "status", "--porcelain") == ""
 
 
+@pytest.mark.slow
 def test_lint_job_builds_the_overlay_without_its_ksops_generator(
     fleet: Path, tmp_path: Path
 ) -> None:

@@ -20,21 +20,14 @@ from scaffold.layout import DEFAULT_ENVIRONMENTS as ENVIRONMENTS
 from scaffold.models import TemplateSource
 from scaffold.services.fleet import add_app
 from tests.dayone_helpers import load_job
-from tests.helpers import TEMPLATE_TAG, render
+from tests.helpers import TEMPLATE_TAG, fleet_answers, render
 from tests.infra_helpers import kustomize_build, load_yaml_objects
 
 KPS = "infrastructure/controllers/kube-prometheus-stack.yaml"
 
 
 def _fleet(template_repo: Path, dest: Path, engine: str) -> Path:
-    data = {
-        "repo_kind": "infra",
-        "name": "fleet-infra",
-        "owner": "acme",
-        "gitops_engine": engine,
-        "secrets": "none",
-    }
-    render(template_repo, dest, data, git_init=True)
+    render(template_repo, dest, fleet_answers(engine), git_init=True)
     g = Git()
     add_app(
         fleet_path=dest,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import render
+from tests.helpers import fleet_answers, render
 from tests.infra_helpers import load_yaml_objects
 
 # looked up in the projects' own release tags (see the comments in the templates)
@@ -32,10 +32,7 @@ def fleets(
     result = {}
     for engine in ("flux", "argocd"):
         for secrets in ("sops", "sealed-secrets"):
-            data = {"repo_kind": "infra", "name": "f", "owner": "acme",
-                    "gitops_engine": engine, "secrets": secrets}  # fmt: skip
-            if secrets == "sops":
-                data["sops_age_recipients"] = "age1" + "q" * 58
+            data = fleet_answers(engine, secrets)
             dest = tmp_path_factory.mktemp(f"{engine}-{secrets}") / "f"
             result[f"{engine}-{secrets}"] = render(template_repo, dest, data)
     return result

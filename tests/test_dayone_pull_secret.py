@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from scaffold.cli import app as cli
 from scaffold.layout import DEFAULT_ENVIRONMENTS as ENVIRONMENTS
-from tests.helpers import TEMPLATE_TAG, TOOL_PATH, git, render
+from tests.helpers import TEMPLATE_TAG, TOOL_PATH, git, render, slow_except
 from tests.infra_helpers import SOPS, kustomize_build
 
 TOKEN = "ghp_not-a-real-token-0123456789"  # a test value
@@ -118,6 +118,7 @@ def test_missing_registry_token_exits_2_and_writes_nothing(
     assert git(fleet, "rev-parse", "HEAD") == head
 
 
+@pytest.mark.slow
 def test_argocd_sops_pull_secret_goes_through_ksops(
     template_repo: Path, tmp_path: Path, tools: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,7 +135,9 @@ def test_argocd_sops_pull_secret_goes_through_ksops(
         assert "ENC[AES256_GCM," in (overlay / "ghcr-pull.sops.yaml").read_text()
 
 
-@pytest.mark.parametrize("secrets", ["sealed-secrets", "none"])
+@pytest.mark.parametrize(
+    "secrets", slow_except(["sealed-secrets", "none"], inner={"none"})
+)
 def test_other_secret_modes_reference_the_secret_and_ship_no_plaintext(
     template_repo: Path, tmp_path: Path, secrets: str
 ) -> None:

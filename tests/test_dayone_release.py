@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.dayone_helpers import load_job
-from tests.helpers import TOOL_PATH, render
+from tests.helpers import TOOL_PATH, render, slow_except
 
 ATTEST_PERMISSIONS = {"id-token", "attestations", "artifact-metadata"}
 
 
-@pytest.mark.parametrize("attest", ["public", "always", "never"])
+@pytest.mark.parametrize(
+    "attest", slow_except(["public", "always", "never"], inner={"public"})
+)
 def test_attestation_follows_the_answer(
     template_repo: Path, tmp_path: Path, attest: str
 ) -> None:

@@ -250,6 +250,7 @@ def test_promotion_follows_the_list(four: dict[str, Path]) -> None:
     assert "dev:qa|qa:staging|staging:prod) ;;" in step["run"]
 
 
+@pytest.mark.slow
 def test_a_single_environment_is_production_with_nothing_to_promote(
     template_repo: Path, tmp_path: Path
 ) -> None:
@@ -459,6 +460,7 @@ def _new_app(dest: Path, infra: Path, template: Path, *extra: str) -> Any:
     )
 
 
+@pytest.mark.slow
 def test_an_app_releases_to_the_fleets_first_environment(
     template_repo: Path, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import pytest
 import yaml
 
 from scaffold.adapters.git import Git
@@ -53,6 +54,7 @@ def test_plain_copier_puts_fleet_app_answers_beside_the_app(
     assert root["repo_kind"] == "infra"
 
 
+@pytest.mark.slow
 def test_app_and_infra_keep_the_root_answers_file(
     template_repo: Path, tmp_path: Path
 ) -> None:
@@ -69,6 +71,7 @@ def test_app_and_infra_keep_the_root_answers_file(
             assert not list(dst.glob("*/**/.copier-answers.yml"))
 
 
+@pytest.mark.slow
 def test_adapter_reports_no_copier_notes_for_a_fleet_app(
     template_repo: Path, tmp_path: Path
 ) -> None:

@@ -106,6 +106,7 @@ def test_adding_the_same_app_twice_is_a_clear_error(
     assert _state(fleet) == before
 
 
+@pytest.mark.slow
 def test_two_apps_touch_only_their_files_and_owner_lines(
     fleet: Path, template_repo: Path
 ) -> None:

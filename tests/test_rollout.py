@@ -196,6 +196,7 @@ def test_dry_run_reports_diff_statistics_and_writes_nothing(
     assert report.dry_run and report.exit_code == 3
 
 
+@pytest.mark.slow
 def test_conflicts_as_a_draft_pull_request_with_the_markers(
     fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
 ) -> None:

@@ -220,6 +220,7 @@ def test_status_shows_versions_lag_and_update_pull_requests_from_the_api(
     assert "3 instance(s); 1 at the latest release v0.3.0" in table.stdout
 
 
+@pytest.mark.slow
 def test_a_terminal_gets_a_live_progress_bar_then_the_table(
     fake_org: FakeGitHub, tiny: TemplateRepo, tmp_path: Path
 ) -> None:

@@ -21,16 +21,11 @@ from scaffold.services.protect.settings_file import (
     parse_settings,
 )
 from tests.github_fake import GitHubSpec, require_spec
-from tests.helpers import TEMPLATE_TAG, render
+from tests.helpers import TEMPLATE_TAG, fleet_answers, render
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "app": {"repo_kind": "app", "name": "payments-api", "owner": "acme"},
-    "infra": {
-        "repo_kind": "infra",
-        "name": "fleet-infra",
-        "owner": "acme",
-        "secrets": "none",
-    },
+    "infra": fleet_answers(),
     "infra-strict": {
         "repo_kind": "infra",
         "name": "fleet-strict",

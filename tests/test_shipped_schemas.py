@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from scaffold.adapters.schemas import SHIPPED_CRD_SCHEMAS, openapi_to_jsonschema
-from tests.helpers import PROJECT_ROOT, commit_all, git, render
+from tests.helpers import PROJECT_ROOT, commit_all, fleet_answers, git, render
 
 SCHEMAS = SHIPPED_CRD_SCHEMAS.parent
 SOURCES = yaml.safe_load((SCHEMAS / "sources.yaml").read_text(encoding="utf-8"))[
@@ -97,18 +97,13 @@ def fleets(
         mp.setenv("COPIER_CACHE_DIR", str(tmp_path_factory.mktemp("copier-cache")))
         for engine in ("flux", "argocd"):
             dest = tmp_path_factory.mktemp(engine) / "fleet"
-            answers = {"name": "fleet-infra", "owner": "acme"}
-            common = {**answers, "gitops_engine": engine}
-            render(
-                template_repo,
-                dest,
-                {**common, "repo_kind": "infra", "secrets": "sealed-secrets"},
-            )
+            fleet = fleet_answers(engine, "sealed-secrets")
+            render(template_repo, dest, fleet)
             render(
                 template_repo,
                 dest,
                 {
-                    **common,
+                    **fleet,
                     "repo_kind": "fleet-app",
                     "name": "web",
                     "secrets": "sealed-secrets",

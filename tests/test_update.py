@@ -199,6 +199,7 @@ def test_dry_run_shows_diff_and_changes_nothing(project: Path) -> None:
     assert git(project, "status", "--porcelain") == ""
 
 
+@pytest.mark.slow
 def test_answers_only_release_is_committed(project: Path) -> None:
     assert run("update", str(project), "--to", "v1.1.0")[0] == 0
     code, out = run("update", str(project))  # latest: v1.2.0, only _commit changes
@@ -238,6 +239,7 @@ def test_failed_update_restores_the_repo(project: Path) -> None:
     assert git(project, "branch", "--show-current").strip() == "main"
 
 
+@pytest.mark.slow
 def test_dry_run_reports_conflicts_without_touching_the_repo(project: Path) -> None:
     (project / "old-name.txt").write_text("original\nmine\n", "utf-8")
     commit_all(project, "edit a file the template will rename")

@@ -227,6 +227,7 @@ def test_updates_the_fleet_and_every_app(fleet: Path) -> None:
     assert git(fleet, "status", "--porcelain") == ""
 
 
+@pytest.mark.slow
 def test_app_and_no_apps_restrict_and_a_rerun_on_the_branch_goes_on(
     fleet: Path,
 ) -> None:
@@ -278,6 +279,7 @@ def test_app_on_a_repo_that_is_no_fleet(tmp_path: Path) -> None:
         list_instances(tmp_path, {"repo_kind": "app"}, apps=["web"], include_apps=True)
 
 
+@pytest.mark.slow
 def test_conflict_in_one_app_stops_there(fleet: Path) -> None:
     path = fleet / "apps/api/base/deployment.yaml"
     text = path.read_text(encoding="utf-8")
@@ -335,6 +337,7 @@ def test_renamed_file_with_local_edit_in_an_app_is_never_lost(fleet: Path) -> No
     assert head(fleet) == start
 
 
+@pytest.mark.slow
 def test_dry_run_shows_the_combined_diff_and_changes_nothing(fleet: Path) -> None:
     before = state(fleet)
 
@@ -353,6 +356,7 @@ def test_dry_run_shows_the_combined_diff_and_changes_nothing(fleet: Path) -> Non
     assert git(fleet, "status", "--porcelain") == ""
 
 
+@pytest.mark.slow
 def test_dry_run_reports_an_app_conflict(fleet: Path) -> None:
     (fleet / "apps/web/NOTES.md").write_text("mine\n", "utf-8")
     commit_all(fleet, "local notes")

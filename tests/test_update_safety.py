@@ -120,6 +120,7 @@ def rerun_until_converged(project: Path, tmpdir: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("delay", [None, 0.0, 0.3])
+@pytest.mark.slow
 def test_kill_at_random_points_loses_nothing_and_converges(
     project: Path, tmp_path: Path, delay: float | None
 ) -> None:
@@ -199,6 +200,7 @@ def test_concurrent_update_is_refused_with_the_holders_pid(project: Path) -> Non
     assert git(project, "branch", "--list").split() == ["*", "main"]
 
 
+@pytest.mark.slow
 def test_concurrent_processes_one_wins_the_other_changes_nothing(
     project: Path, tmp_path: Path
 ) -> None:

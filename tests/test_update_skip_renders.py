@@ -95,6 +95,7 @@ def test_release_that_only_edits_and_adds_files_renders_nothing_extra(
     assert git(project, "log", "-1", "--format=%s").strip().endswith("v1.0.0 → v1.1.0")
 
 
+@pytest.mark.slow
 def test_release_that_deletes_an_edited_file_still_keeps_it(
     template: Path, tmp_path: Path
 ) -> None:
@@ -133,6 +134,7 @@ def test_release_that_renames_an_edited_file_still_keeps_it(
     assert (project / "docs/guide.md").read_text() == "guide v1\nmy notes\n"
 
 
+@pytest.mark.slow
 def test_copier_yml_change_still_runs_the_guard(template: Path, tmp_path: Path) -> None:
     project = _project(template, tmp_path)
     (project / "docs/guide.md").write_text("guide v1\nmy notes\n")

@@ -214,6 +214,7 @@ def spawn(cwd: Path, *args: str) -> pexpect.spawn:
     )
 
 
+@pytest.mark.slow
 def test_wizard_on_a_terminal(template_repo: Path, tmp_path: Path) -> None:
     child = spawn(tmp_path, "--template", str(template_repo))
     child.expect(r"What kind of repository do you want\? \[repo_kind\]")
