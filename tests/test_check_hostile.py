@@ -1,4 +1,4 @@
-"""Hostile repos for ``scaffold check`` (issue 9.5, 9.10): what must not be read
+"""Hostile repos for ``scaffold check``: what must not be read
 is refused with a finding, nothing hangs, memory and time stay bounded."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``scaffold check`` never reaches the network (issue 9.3, issue 12 "The network").
+"""``scaffold check`` never reaches the network.
 
 Every field through which kustomize can fetch a URL holds an address of a local
 black-hole server (it accepts connections and never answers): each root must be

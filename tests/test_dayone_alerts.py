@@ -1,4 +1,4 @@
-"""Issue 8 §9: alerts reach someone. Alertmanager routes every alert (but the
+"""Alerts reach someone. Alertmanager routes every alert (but the
 Watchdog heartbeat) to the fleet's receiver, whose URL comes from a Secret; Flux sends
 reconciliation errors to the same target."""
 

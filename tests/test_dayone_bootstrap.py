@@ -1,4 +1,4 @@
-"""Issue 8 §8: ``scripts/bootstrap.sh <env>`` bootstraps a cluster in the order that
+"""``scripts/bootstrap.sh <env>`` bootstraps a cluster in the order that
 works (namespace, key Secret, then flux bootstrap / the Argo CD install and root
 Applications, then wait), idempotently, with ``--dry-run``. Linted with shellcheck and
 run against stub ``kubectl``/``flux`` that record their calls."""

@@ -1,4 +1,4 @@
-"""Issue 8 §1: the required `scaffold-check` job installs the scaffold release that
+"""The required `scaffold-check` job installs the scaffold release that
 generated the repo from the template source the repo records (``_src_path`` at
 ``_commit``), not from a package index that does not have it.
 

@@ -1,4 +1,4 @@
-"""Issue 8, done when: the READMEs (project and generated) describe the real day-one
+"""The READMEs (project and generated) describe the real day-one
 flow in order: generate, create and push repos, protect, set the promotion App,
 bootstrap each cluster, release, promote."""
 

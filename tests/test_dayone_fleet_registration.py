@@ -1,4 +1,4 @@
-"""Issue 8 §2 and §3: ``scaffold new app --infra FLEET`` registers the app at a tag
+"""``scaffold new app --infra FLEET`` registers the app at a tag
 its release workflow really builds, and points the release workflow's promotion at
 that very fleet."""
 

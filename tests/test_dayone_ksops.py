@@ -1,4 +1,4 @@
-"""Issue 8 §7: on Argo CD + SOPS, the README's KSOPS generator recipe no longer breaks
+"""On Argo CD + SOPS, the README's KSOPS generator recipe no longer breaks
 the two required checks. CI holds no decryption key: `scaffold check` reports the
 generator as skipped (info) and validates the rest; the lint job builds the overlay
 without it."""

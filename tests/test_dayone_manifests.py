@@ -1,4 +1,4 @@
-"""Issue 8 §10: the smaller day-one defects of the generated manifests, each with the
+"""The smaller day-one defects of the generated manifests, each with the
 check that would have caught it (probes, UID, digest pinning, prod ApplicationSets,
 self-managed Argo CD bootstrap, Kyverno prod enforcement, Grafana's password, the
 infra-controllers timeout, where app secrets live)."""

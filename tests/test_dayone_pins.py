@@ -1,4 +1,4 @@
-"""Issue 8 §6: every platform pin is a current, supported patch release (never an
+"""Every platform pin is a current, supported patch release (never an
 x.y.0), cited in a comment, and fleets carry a Renovate configuration whose managers
 really find those pins (Dependabot keeps the GitHub Actions)."""
 

@@ -1,4 +1,4 @@
-"""Issue 8 §4: a private image is pulled with an image pull Secret per env namespace,
+"""A private image is pulled with an image pull Secret per env namespace,
 delivered through the fleet's secrets mechanism (never plaintext) and referenced by
 the app's ServiceAccount."""
 

@@ -1,4 +1,4 @@
-"""Issue 8 §5: the release workflow attests provenance only where GitHub can (an
+"""The release workflow attests provenance only where GitHub can (an
 answer), with its permissions only when used; the promotion still runs."""
 
 from __future__ import annotations

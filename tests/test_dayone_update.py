@@ -1,4 +1,4 @@
-"""Issue 8, done when: ``scaffold update`` brings repos generated from the previous
+"""``scaffold update`` brings repos generated from the previous
 template release (the templates as they were before the day-one fixes, taken from this
 repository's history) to the fixed templates, without conflicts, to exactly what a
 fresh generation at the new release gives."""
