@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -27,7 +26,8 @@ from typing import Protocol
 
 import yaml
 
-from scaffold.errors import ToolMissingError
+from scaffold.adapters.process import run
+from scaffold.errors import CommandError, ToolMissingError
 
 INSTALL_HINT = (
     "kustomize is needed to build kustomizations: install kubectl "
@@ -132,31 +132,23 @@ class Kustomize:
     def run(self, directory: Path) -> BuildResult:
         """Build the kustomization in ``directory`` as it is (no wrapper)."""
         start = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                [
-                    *self.command,
-                    str(directory),
-                    "--load-restrictor",
-                    "LoadRestrictionsNone",
-                ],
-                capture_output=True,
-                text=True,
-                errors="replace",
-                check=False,
-                stdin=subprocess.DEVNULL,
-                timeout=self.timeout,
-                env=offline_env(),
-            )
-        except subprocess.TimeoutExpired:
+        cmd = [
+            *self.command,
+            str(directory),
+            "--load-restrictor",
+            "LoadRestrictionsNone",
+        ]
+        try:  # a failed build is data (findings), so every exit code is returned
+            proc = run(cmd, timeout=self.timeout, env=offline_env(), ok=None)
+        except ToolMissingError as exc:
+            raise ToolMissingError(f"{exc}; {INSTALL_HINT}") from exc
+        except CommandError:  # every exit code is returned: this is a timeout
             return BuildResult(
                 124,
                 "",
                 f"error: kustomize build timed out after {self.timeout:g} s",
                 time.perf_counter() - start,
             )
-        except OSError as exc:
-            raise ToolMissingError(f"{self.command[0]}: {exc}; {INSTALL_HINT}") from exc
         return BuildResult(
             proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start
         )
