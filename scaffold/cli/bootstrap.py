@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from scaffold.cli.app import app, handle_errors
+from scaffold.cli.protect import ApiUrlOption
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -121,14 +122,7 @@ def bootstrap_cmd(
         ),
     ],
     *,
-    api_url: Annotated[
-        str | None,
-        typer.Option(
-            "--api-url",
-            metavar="URL",
-            help="API root (default: $GITHUB_API_URL or https://api.github.com).",
-        ),
-    ] = None,
+    api_url: ApiUrlOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan; write nothing.")
     ] = False,

@@ -43,6 +43,18 @@ def token_from_env(env: Mapping[str, str]) -> SecretStr:
     )
 
 
+#: ``--api-url``, the same on every command that calls GitHub
+ApiUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        metavar="URL",
+        help="API root, e.g. https://ghe.example.com/api/v3 "
+        "(default: $GITHUB_API_URL or https://api.github.com).",
+    ),
+]
+
+
 def api_url_from(option: str | None, env: Mapping[str, str]) -> str:
     """--api-url, else GITHUB_API_URL, else api.github.com; https unless loopback."""
     from scaffold.adapters.github import DEFAULT_API_URL
@@ -142,15 +154,7 @@ def protect_cmd(
             f"PATH/{ANSWERS_FILE}).",
         ),
     ] = None,
-    api_url: Annotated[
-        str | None,
-        typer.Option(
-            "--api-url",
-            metavar="URL",
-            help="API root, e.g. https://ghe.example.com/api/v3 "
-            "(default: $GITHUB_API_URL or https://api.github.com).",
-        ),
-    ] = None,
+    api_url: ApiUrlOption = None,
     mode: Annotated[
         Literal["rulesets", "classic"],
         typer.Option(

@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from scaffold.cli.app import app, error, handle_errors
-from scaffold.cli.protect import api_url_from, token_from_env, write_interval_from
+from scaffold.cli.protect import (
+    ApiUrlOption,
+    api_url_from,
+    token_from_env,
+    write_interval_from,
+)
 
 if TYPE_CHECKING:  # imported lazily at run time (CLI start-up)
     from collections.abc import Callable
@@ -26,10 +31,12 @@ _TEMPLATE_HELP = (
     "The template the repos were generated from (the URL their _src_path records). "
     "Default: $SCAFFOLD_TEMPLATE, the config file, or this source checkout."
 )
-_API_HELP = (
-    "API root, e.g. https://ghe.example.com/api/v3 "
-    "(default: $GITHUB_API_URL or https://api.github.com)."
-)
+OrgOption = Annotated[
+    str, typer.Option("--org", metavar="ORG", help="The GitHub organization.")
+]
+TemplateOption = Annotated[
+    str | None, typer.Option("--template", metavar="SRC", help=_TEMPLATE_HELP)
+]
 
 
 def default_workdir(org: str) -> Path:
@@ -41,9 +48,7 @@ def default_workdir(org: str) -> Path:
 @app.command("rollout")
 def rollout_cmd(
     *,
-    org: Annotated[
-        str, typer.Option("--org", metavar="ORG", help="The GitHub organization.")
-    ],
+    org: OrgOption,
     repos: Annotated[
         list[str] | None,
         typer.Option(
@@ -60,12 +65,8 @@ def rollout_cmd(
             help="Template version (default: its highest release tag).",
         ),
     ] = None,
-    template: Annotated[
-        str | None, typer.Option("--template", metavar="SRC", help=_TEMPLATE_HELP)
-    ] = None,
-    api_url: Annotated[
-        str | None, typer.Option("--api-url", metavar="URL", help=_API_HELP)
-    ] = None,
+    template: TemplateOption = None,
+    api_url: ApiUrlOption = None,
     jobs: Annotated[
         int,
         typer.Option("--jobs", metavar="N", min=1, help="Repos updated in parallel."),
@@ -236,15 +237,9 @@ def _print_report(report: RolloutReport) -> None:
 @app.command("status")
 def status_cmd(
     *,
-    org: Annotated[
-        str, typer.Option("--org", metavar="ORG", help="The GitHub organization.")
-    ],
-    template: Annotated[
-        str | None, typer.Option("--template", metavar="SRC", help=_TEMPLATE_HELP)
-    ] = None,
-    api_url: Annotated[
-        str | None, typer.Option("--api-url", metavar="URL", help=_API_HELP)
-    ] = None,
+    org: OrgOption,
+    template: TemplateOption = None,
+    api_url: ApiUrlOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="A JSON list on stdout.")
     ] = False,
