@@ -42,21 +42,25 @@ FLUX_FLEET_ANSWERS: dict[str, str] = {
 }
 
 
-# A well-formed age recipient nobody holds the key of: for fleets whose secrets
-# are never decrypted in the test.
-AGE_RECIPIENT = "age1" + "q" * 58
+# The example recipient of age's README (valid, so sops encrypts to it): for
+# fleets whose secrets are never decrypted in the test.
+AGE_RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
 
 
 def fleet_answers(
-    engine: str = "flux", secrets: str = "none", **extra: Any
+    engine: str = "flux",
+    secrets: str = "none",
+    *,
+    recipient: str = AGE_RECIPIENT,
+    **extra: Any,
 ) -> dict[str, Any]:
     """The answers tests render fleets with: :data:`FLUX_FLEET_ANSWERS` on
-    ``engine`` with ``secrets`` (SOPS to :data:`AGE_RECIPIENT`) plus ``extra``.
+    ``engine`` with ``secrets`` (SOPS to ``recipient``) plus ``extra``.
     Modules that ask for the same fleet share one render per test run."""
     data: dict[str, Any] = {**FLUX_FLEET_ANSWERS, "gitops_engine": engine}
     data["secrets"] = secrets
     if secrets == "sops":
-        data["sops_age_recipients"] = AGE_RECIPIENT
+        data["sops_age_recipients"] = recipient
     return {**data, **extra}
 
 

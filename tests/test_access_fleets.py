@@ -31,7 +31,7 @@ from scaffold.models import TemplateSource
 from scaffold.services.access import sync_access
 from scaffold.services.fleet import add_app, read_fleet, write_oidc_secret
 from tests.argocd_rbac import Enforcer, builtin, check_model
-from tests.helpers import PROJECT_ROOT, TEMPLATE_TAG, git, render
+from tests.helpers import PROJECT_ROOT, TEMPLATE_TAG, fleet_answers, git, render
 from tests.infra_helpers import (
     REMOTE_ROOTS,
     SOPS,
@@ -131,17 +131,7 @@ def _make(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AccessFleet:
     dest = tmp_path_factory.mktemp("access") / "fleet-infra"
-    data: dict[str, Any] = {
-        "repo_kind": "infra",
-        "name": "fleet-infra",
-        "owner": "acme",
-        "gitops_engine": engine,
-        "secrets": secrets,
-    }
-    if secrets == "sops":
-        import pyrage
-
-        data["sops_age_recipients"] = str(pyrage.x25519.Identity.generate().to_public())
+    data = fleet_answers(engine, secrets)
     if sso:
         data |= {
             "sso_oidc_issuer": ISSUER,

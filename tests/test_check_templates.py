@@ -18,12 +18,11 @@ import yaml
 
 from scaffold.services.check import RootStatus
 from tests.check_support import run_check
-from tests.helpers import PROJECT_ROOT, render
+from tests.helpers import AGE_RECIPIENT, PROJECT_ROOT, render
 
 FIXED = {"repo_kind", "language"}
 #: Answers for questions without a usable default (only sent if the question exists).
-AGE_KEY = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
-SAMPLES = {"sops_age_recipients": AGE_KEY}
+SAMPLES = {"sops_age_recipients": AGE_RECIPIENT}
 CONFIG = yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text())
 
 

@@ -19,7 +19,7 @@ from scaffold.models import TemplateSource
 from scaffold.services.fleet import add_app
 from tests.check_support import run_check
 from tests.dayone_helpers import run_job
-from tests.helpers import TEMPLATE_TAG, commit_all, render
+from tests.helpers import TEMPLATE_TAG, commit_all, fleet_answers, render
 from tests.infra_helpers import SOPS
 
 
@@ -27,9 +27,7 @@ from tests.infra_helpers import SOPS
 def fleet(template_repo: Path, tmp_path: Path) -> Path:
     """An Argo CD + SOPS fleet with app web whose dev overlay follows the README."""
     identity = pyrage.x25519.Identity.generate()
-    data = {"repo_kind": "infra", "name": "fleet-infra", "owner": "acme",
-            "gitops_engine": "argocd", "secrets": "sops",
-            "sops_age_recipients": str(identity.to_public())}  # fmt: skip
+    data = fleet_answers("argocd", "sops", recipient=str(identity.to_public()))
     dest = render(template_repo, tmp_path / "fleet", data, git_init=True)
     g = Git()
     add_app(

@@ -18,7 +18,14 @@ from typer.testing import CliRunner
 
 from scaffold.cli import app as cli
 from scaffold.layout import DEFAULT_ENVIRONMENTS as ENVIRONMENTS
-from tests.helpers import TEMPLATE_TAG, TOOL_PATH, git, render, slow_except
+from tests.helpers import (
+    TEMPLATE_TAG,
+    TOOL_PATH,
+    fleet_answers,
+    git,
+    render,
+    slow_except,
+)
 from tests.infra_helpers import SOPS, kustomize_build
 
 TOKEN = "ghp_not-a-real-token-0123456789"  # a test value
@@ -27,16 +34,8 @@ TOKEN = "ghp_not-a-real-token-0123456789"  # a test value
 def _fleet(
     template_repo: Path, dest: Path, engine: str, secrets: str
 ) -> tuple[Path, str]:
-    data: dict[str, Any] = {
-        "repo_kind": "infra",
-        "name": "fleet-infra",
-        "owner": "acme",
-        "gitops_engine": engine,
-        "secrets": secrets,
-    }
     identity = pyrage.x25519.Identity.generate()
-    if secrets == "sops":
-        data["sops_age_recipients"] = str(identity.to_public())
+    data = fleet_answers(engine, secrets, recipient=str(identity.to_public()))
     return render(template_repo, dest, data, git_init=True), str(identity)
 
 

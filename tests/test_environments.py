@@ -28,6 +28,7 @@ from tests.helpers import (
     TEMPLATE_TAG,
     commit_all,
     copy_template_tree,
+    fleet_answers,
     git,
     render,
     tree,
@@ -36,7 +37,6 @@ from tests.infra_helpers import kustomize_build, load_yaml_objects
 
 YIELD = "{% yield env from environments %}{{ env }}{% endyield %}"
 YIELD_ROOT = "{% yield env from environments %}root-{{ env }}{% endyield %}"
-AGE_KEY = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
 FOUR = ["dev", "qa", "staging", "prod"]
 APP = {
     "name": "web",
@@ -57,15 +57,7 @@ def _fleet(
     ref: str = TEMPLATE_TAG,
 ) -> Path:
     """A committed fleet with the app ``web`` added through the service."""
-    data: dict[str, Any] = {
-        "repo_kind": "infra",
-        "name": "fleet-infra",
-        "owner": "acme",
-        "gitops_engine": engine,
-        "secrets": secrets,
-    }
-    if secrets == "sops":
-        data["sops_age_recipients"] = AGE_KEY
+    data = fleet_answers(engine, secrets)
     if environments is not None:
         data["environments"] = environments
     render(template, dest, data, ref=ref, git_init=True)

@@ -24,7 +24,7 @@ from scaffold.adapters.templates import CopierTemplates
 from scaffold.layout import DEFAULT_ENVIRONMENTS, REQUIRED_CHECKS
 from scaffold.models import TemplateSource
 from scaffold.services.fleet import add_app, write_example_secret
-from tests.helpers import TEMPLATE_TAG, VENV_BIN, git, render
+from tests.helpers import TEMPLATE_TAG, VENV_BIN, fleet_answers, git, render
 from tests.infra_helpers import (
     REMOTE_ROOTS,
     SOPS,
@@ -143,18 +143,9 @@ def _make_fleet(
     import pyrage
 
     dest = tmp_path_factory.mktemp("fleets") / f"{engine}-{secrets}"
-    data: dict[str, Any] = {
-        "repo_kind": "infra",
-        "name": "fleet-infra",
-        "owner": "acme",
-        "gitops_engine": engine,
-        "secrets": secrets,
-    }
-    identity = None
-    if secrets == "sops":
-        ident = pyrage.x25519.Identity.generate()
-        identity = str(ident)
-        data["sops_age_recipients"] = str(ident.to_public())
+    ident = pyrage.x25519.Identity.generate()
+    identity = str(ident) if secrets == "sops" else None
+    data = fleet_answers(engine, secrets, recipient=str(ident.to_public()))
     if engine == "argocd":
         data["argocd_prod_sync"] = "sync-window" if secrets == "none" else "manual"
     render(

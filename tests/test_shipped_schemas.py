@@ -22,7 +22,6 @@ SOURCES = yaml.safe_load((SCHEMAS / "sources.yaml").read_text(encoding="utf-8"))
     "sources"
 ]
 SCRIPT = PROJECT_ROOT / "scripts" / "update-crd-schemas.py"
-AGE_KEY = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
 #: custom resources a fleet holds that the templates do not write themselves: the
 #: secrets/<env>/README of sealed-secrets fleets tells users to commit SealedSecrets
 USER_KINDS = {"bitnami.com/v1alpha1 SealedSecret"}
