@@ -653,6 +653,7 @@ def test_cli_github_enterprise_server_api_prefix(
         ("bad-repo", "--repo 'acme': expected OWNER/NAME"),
         ("http", "must be https"),
         ("no-rulesets", "has no 'rulesets'; add them or use --mode classic"),
+        ("bad-interval", "SCAFFOLD_WRITE_INTERVAL: must be a number of seconds, 0-60"),
     ],
 )
 def test_cli_usage_errors_exit_2_and_call_nothing(
@@ -675,6 +676,8 @@ def test_cli_usage_errors_exit_2_and_call_nothing(
         url = "http://ghe.example.com/api/v3"
     elif case == "no-rulesets":
         text = edited(settings_text, lambda d: d.pop("rulesets"))
+    elif case == "bad-interval":
+        env[WRITE_INTERVAL_VAR] = "soon"
     root = tmp_path / "empty" if case == "no-file" else checkout(tmp_path, text)
     result = cli(str(root), "--repo", repo, "--api-url", url, env=env)
     assert result.exit_code == 2, result.output
